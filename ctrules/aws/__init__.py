@@ -1,0 +1,1 @@
+"""AWS runtime: the Lambda handler, container workers, configuration, dedup and metrics."""

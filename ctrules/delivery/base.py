@@ -1,0 +1,63 @@
+"""Pipeline stage 7 — delivery interface: where alerts go after routing and grouping.
+
+The consumer (ctrules.aws, ctrules.cli) only knows this interface: it hands a batch of
+alerts to a Sink and gets back a report. A batch whose report has failures must be retried
+by the caller (batch item failure / non-zero exit), never treated as delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from ..alerts import Alert
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    destination: str
+    reason: str
+    event_ids: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    permanent: bool = False
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failures: list[DeliveryFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.failures.extend(other.failures)
+
+
+class Sink(Protocol):
+    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+        """Deliver non-ignored alerts; suppressed (ignored) alerts are not sent."""
+        ...
+
+
+class JsonLinesSink:
+    """Prints one JSON alert per line: the default when no Slack destination is configured."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        self.stream = stream
+
+    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+        out = self.stream or sys.stdout
+        sent = 0
+        for alert in alerts:
+            if alert.ignored:
+                continue
+            out.write(json.dumps(alert.to_dict(), default=str, separators=(",", ":")) + "\n")
+            sent += 1
+        out.flush()
+        return DeliveryReport(delivered=sent)

@@ -1,0 +1,269 @@
+"""Pipeline stage 2 — the AST.
+
+`.ctr text → parser → **nodes** → checks → compiler → RuleSet`.
+
+Every node is a frozen dataclass. Its `span` (where it came from) is excluded from equality and
+hashing, so two parses of differently laid-out text compare equal when they mean the same thing;
+that is what the formatter's round-trip law `parse(fmt(x)) == parse(x)` relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+KEYWORDS: frozenset[str] = frozenset(
+    "list macro rule ignore route when severity description summary tags enabled example match "
+    "no reason owner expires rules to and or not in contains startswith endswith matches glob "
+    "exists any all it true false null".split()
+)
+# `group_by` and `routes` are ctrules extensions (docs/language.md); they are keywords only where
+# a property can start, so they stay valid as names and path segments.
+
+FUNCTIONS: dict[str, int] = {"lower": 1, "upper": 1, "len": 1}
+"""Value functions usable on the left of a comparison, with their arity. `cidr` is not here:
+it is only valid after `in`/`not in` and takes one or more literal strings."""
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    start: int = 0
+    end: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+def _span() -> Any:
+    return field(default=None, compare=False, hash=False, repr=False)
+
+
+Scalar = Union[str, int, float, bool, None]
+Value = Union[Scalar, tuple["Value", ...]]
+
+Anchor = Literal["rel", "event", "it", "rule"]
+"""Where a path starts: `rel` at the current element (the record outside `any`/`all`),
+`event` at the root record (`event.x`), `it` is the current element itself, `rule` is the
+alert's rule (routes only)."""
+
+
+# ---- expressions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Path:
+    segments: tuple[str | int, ...]
+    anchor: Anchor = "rel"
+    span: Span | None = _span()
+
+    def dotted(self) -> str:
+        return ".".join(str(s) for s in self.segments)
+
+
+@dataclass(frozen=True)
+class Literal_:
+    value: Value
+    raw: bool = field(default=False, compare=False)
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Literal_ | ListLit, ...]
+    span: Span | None = _span()
+
+    def values(self) -> tuple[Value, ...]:
+        return tuple(i.value if isinstance(i, Literal_) else i.values() for i in self.items)
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+StringOp = Literal["contains", "startswith", "endswith"]
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: CompareOp
+    left: Operand
+    right: Operand
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class InTest:
+    left: Operand
+    right: Operand  # ListLit, Path (a declared list name or a path), or Call("cidr")
+    negated: bool = False
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class StringTest:
+    op: StringOp
+    left: Operand
+    right: Operand
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Matches:
+    left: Operand
+    pattern: Literal_
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Glob:
+    left: Operand
+    pattern: Literal_
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Exists:
+    path: Path
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class MacroRef:
+    name: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class BoolConst:
+    value: bool
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Quantifier:
+    kind: Literal["any", "all"]
+    path: Path
+    body: Expr
+    span: Span | None = _span()
+
+
+Operand = Union[Path, Literal_, ListLit, Call]
+Condition = Union[Compare, InTest, StringTest, Matches, Glob, Exists]
+Expr = Union[Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call]
+
+
+# ---- declarations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    expect_match: bool
+    event: dict[str, Any] = field(hash=False)
+    routes: tuple[str, ...] | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class ListDecl:
+    name: str
+    items: ListLit
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class MacroDecl:
+    name: str
+    expr: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string property (description, summary, reason, ...) with where it was written."""
+
+    value: str
+    raw: bool = field(default=False, compare=False)
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class RuleDecl:
+    name: str
+    when: Expr | None
+    severity: str = "medium"
+    description: Text | None = None
+    summary: Text | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    group_by: tuple[Path, ...] | None = None
+    examples: tuple[Example, ...] = ()
+    span: Span | None = _span()
+    severity_given: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class IgnoreDecl:
+    name: str
+    when: Expr | None
+    reason: Text | None = None
+    owner: Text | None = None
+    expires: Text | None = None
+    rules: tuple[str, ...] | None = None
+    span: Span | None = _span()
+    rule_spans: tuple[Span | None, ...] = field(default=(), compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RouteDecl:
+    name: str
+    when: Expr | None
+    to: tuple[str, ...] = ()
+    to_is_list: bool = field(default=False, compare=False)
+    span: Span | None = _span()
+
+
+Decl = Union[ListDecl, MacroDecl, RuleDecl, IgnoreDecl, RouteDecl]
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str  # including the leading '#'
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    path: str
+    decls: tuple[Decl, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)

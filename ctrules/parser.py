@@ -1,0 +1,679 @@
+"""Pipeline stage 1 — the parser: `.ctr` text → AST (`ctrules.nodes`).
+
+One Lark LALR parser per process, built from the grammar shipped inside the package. A single
+Transformer turns Lark's tree into frozen dataclasses; nothing after this module sees Lark.
+Lark's exceptions are converted here, in one place, into `CtrSyntaxError` with a position and a
+human hint. Problems that do not stop the parse (a property given twice, a missing `when`, an
+unknown function) are collected as diagnostics next to the AST.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.tree import Meta
+
+from . import nodes as n
+from .diagnostics import Diagnostic
+
+SYNTAX_ERROR = "CTR001"
+DUPLICATE_PROPERTY = "CTR003"
+MISSING_PROPERTY = "CTR004"
+RESERVED_NAME = "CTR005"
+INVALID_VALUE = "CTR006"
+UNKNOWN_FUNCTION = "CTR012"
+BAD_CALL = "CTR013"
+
+
+class CtrSyntaxError(Exception):
+    """The text cannot be parsed; `diagnostic` says where and why."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(f"{diagnostic.span}: {diagnostic.message}")
+        self.diagnostic = diagnostic
+
+
+@dataclass
+class ParseResult:
+    file: n.RuleFile
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+# Comments are ignored by the grammar but kept for the formatter: the lexer hands them to
+# whichever parse is running (a context variable, so concurrent parses don't mix them up).
+_COMMENT_SINK: contextvars.ContextVar[list[Token]] = contextvars.ContextVar("ctr_comments")
+
+
+def _collect_comment(tok: Token) -> Token:
+    sink = _COMMENT_SINK.get(None)
+    if sink is not None:
+        sink.append(tok)
+    return tok
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        start=["start", "path"],
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+def parse(text: str, filename: str = "<string>") -> ParseResult:
+    """Parse one file. Raises CtrSyntaxError when the text is not valid `.ctr`."""
+    comments: list[n.Comment] = []
+    tree = _run_lark(text, filename, "start", comments)
+    builder = _Builder(filename, text)
+    try:
+        decls = builder.transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, CtrSyntaxError):
+            raise err.orig_exc from None
+        raise
+    rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
+    return ParseResult(rule_file, builder.diagnostics)
+
+
+def parse_path(text: str, filename: str = "<string>", line: int = 1, col: int = 1) -> n.Path:
+    """Parse a field path as written in a template placeholder (`{userIdentity.arn}`)."""
+    tree = _run_lark(text, filename, "path", None, line_offset=line - 1, col_offset=col - 1)
+    builder = _Builder(filename, text, line_offset=line - 1, col_offset=col - 1)
+    try:
+        path = builder.transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, CtrSyntaxError):
+            raise err.orig_exc from None
+        raise
+    assert isinstance(path, n.Path)
+    return path
+
+
+def _run_lark(
+    text: str,
+    filename: str,
+    start: str,
+    comments: list[n.Comment] | None,
+    line_offset: int = 0,
+    col_offset: int = 0,
+) -> Any:
+    parser = _lark()
+    collected: list[Token] = []
+    token = _COMMENT_SINK.set(collected)
+    try:
+        result = parser.parse(text, start=start)
+    except UnexpectedInput as err:
+        raise CtrSyntaxError(_syntax_diagnostic(err, text, filename, line_offset, col_offset)) from None
+    finally:
+        _COMMENT_SINK.reset(token)
+    if comments is not None:
+        for tok in collected:
+            comments.append(n.Comment(str(tok).rstrip(), _token_span(filename, tok)))
+    return result
+
+
+def _token_span(filename: str, tok: Token, line_offset: int = 0, col_offset: int = 0) -> n.Span:
+    line = (tok.line or 1) + line_offset
+    end_line = (tok.end_line or tok.line or 1) + line_offset
+    col = (tok.column or 1) + (col_offset if tok.line == 1 else 0)
+    end_col = (tok.end_column or col) + (col_offset if tok.end_line == 1 else 0)
+    return n.Span(filename, line, col, end_line, end_col, tok.start_pos or 0, tok.end_pos or 0)
+
+
+# ---- syntax errors ----------------------------------------------------------------------
+
+_TOKEN_NAMES = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "RAW_STRING": "a raw string",
+    "NUMBER": "a number",
+    "INDEX": "an array index",
+    "QUOTED_NAME": "a `quoted` name",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "EQUAL": "'='",
+    "COLON": "':'",
+    "EQ": "'=='",
+    "NE": "'!='",
+    "$END": "end of file",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = sorted({_TOKEN_NAMES.get(e, repr(e.lower())) for e in expected})
+    if len(names) > 8:
+        return ", ".join(names[:8]) + ", ..."
+    return ", ".join(names)
+
+
+def _syntax_diagnostic(
+    err: UnexpectedInput, text: str, filename: str, line_offset: int, col_offset: int
+) -> Diagnostic:
+    line = getattr(err, "line", None) or 1
+    col = getattr(err, "column", None) or 1
+    if isinstance(err, UnexpectedEOF) or line < 1:
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    rest = src_line[col - 1 :]
+    token = getattr(err, "token", None)
+    found = str(token) if token is not None else rest[:1]
+    width = max(1, len(found)) if found and token is not None else 1
+    expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
+    message, hint = _explain(err, rest, found, expected, text, line)
+    abs_col = col + (col_offset if line == 1 else 0)
+    span = n.Span(
+        filename, line + line_offset, abs_col, line + line_offset, abs_col + width,
+        getattr(err, "pos_in_stream", 0) or 0, (getattr(err, "pos_in_stream", 0) or 0) + width,
+    )
+    return Diagnostic(SYNTAX_ERROR, "error", message, span, hint)
+
+
+_PY_WORDS = {"lambda", "import", "__import__", "def", "class", "eval", "exec", "is", "if", "else"}
+
+
+def _explain(
+    err: UnexpectedInput, rest: str, found: str, expected: set[str], text: str, line: int
+) -> tuple[str, str | None]:
+    """A message and a hint for the mistakes people actually make."""
+    tok_type = getattr(getattr(err, "token", None), "type", "")
+    if isinstance(err, UnexpectedEOF) or tok_type == "$END":
+        return "unexpected end of file", "a block may be missing its closing '}' or a ')' ']'"
+    if isinstance(err, UnexpectedCharacters):
+        ch = rest[:1]
+        if ch == '"' or rest.startswith('r"'):
+            return "unclosed string", 'close the string with " on the same line'
+        if ch == "=":
+            return "unexpected '='", "use '==' to compare"
+        if ch == "'":
+            return "single quotes are not strings", 'use double quotes: "value"'
+        if ch == "&" or ch == "|":
+            return f"unexpected {ch!r}", "use 'and' / 'or'"
+        if ch == "!":
+            return "unexpected '!'", "use 'not' or '!='"
+        if ch == "`":
+            return "unclosed `quoted` name", "close it with a backtick on the same line"
+        return f"unexpected character {ch!r}", None
+    before = _word_before(text, getattr(err, "pos_in_stream", None))
+    if before in _PY_WORDS or found in _PY_WORDS:
+        word = before if before in _PY_WORDS else found
+        return f"{word!r} is not part of the rule language", "rules are not Python"
+    if found == "[" and "DOT" in expected:
+        return (
+            "unexpected '['",
+            "paths are dotted, not subscripted: write eventName or "
+            "requestParameters.`x-amz-acl`, and resources.0.ARN for an index",
+        )
+    if found == "(":
+        return (
+            "unexpected '(' after a path",
+            "methods do not exist; write `x startswith \"...\"`, `x contains \"...\"`, "
+            "`x exists`; functions are lower(), upper(), len() and cidr()",
+        )
+    if found == "=":
+        return "unexpected '='", "use '==' to compare"
+    if "WHEN" in expected and tok_type not in ("RBRACE",):
+        return (
+            f"unexpected {found!r} where a property was expected",
+            "did you forget `when` before the condition?",
+        )
+    return f"unexpected {found!r}; expected {_describe_expected(expected)}", None
+
+
+def _word_before(text: str, pos: int | None) -> str:
+    if pos is None:
+        return ""
+    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:pos])
+    return match.group(1) if match else ""
+
+
+# ---- tree → AST -------------------------------------------------------------------------
+
+
+def _meta_span(filename: str, meta: Meta, line_offset: int = 0, col_offset: int = 0) -> n.Span:
+    if getattr(meta, "empty", True):
+        return n.Span(filename, 1 + line_offset, 1, 1 + line_offset, 1)
+    col = meta.column + (col_offset if meta.line == 1 else 0)
+    end_col = meta.end_column + (col_offset if meta.end_line == 1 else 0)
+    return n.Span(
+        filename, meta.line + line_offset, col, meta.end_line + line_offset, end_col,
+        meta.start_pos, meta.end_pos,
+    )
+
+
+_JSON_DECODER = json.JSONDecoder()
+
+
+@v_args(meta=True)
+class _Builder(Transformer[Token, Any]):
+    def __init__(self, filename: str, text: str, line_offset: int = 0, col_offset: int = 0):
+        super().__init__()
+        self.filename = filename
+        self.text = text
+        self.line_offset = line_offset
+        self.col_offset = col_offset
+        self.diagnostics: list[Diagnostic] = []
+
+    # helpers
+    def _span(self, meta: Meta) -> n.Span:
+        return _meta_span(self.filename, meta, self.line_offset, self.col_offset)
+
+    def _tspan(self, tok: Token) -> n.Span:
+        return _token_span(self.filename, tok, self.line_offset, self.col_offset)
+
+    def _fail(self, span: n.Span, message: str, hint: str | None = None) -> CtrSyntaxError:
+        return CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error", message, span, hint))
+
+    def _note(self, code: str, span: n.Span, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, "error", message, span, hint))
+
+    def _string(self, tok: Token) -> str:
+        raw = str(tok)
+        try:
+            value = _JSON_DECODER.decode(raw)
+        except json.JSONDecodeError as exc:
+            raise self._fail(self._tspan(tok), f"invalid string escape: {exc.msg}",
+                             'strings use JSON escapes; write r"..." for a regex') from None
+        assert isinstance(value, str)
+        return value
+
+    # ---- file and declarations ----
+    def start(self, meta: Meta, children: list[Any]) -> list[n.Decl]:
+        return children
+
+    def list_decl(self, meta: Meta, children: list[Any]) -> n.ListDecl:
+        name, items = children
+        self._check_decl_name(name)
+        return n.ListDecl(str(name), items, self._span(meta))
+
+    def macro_decl(self, meta: Meta, children: list[Any]) -> n.MacroDecl:
+        name, expr = children
+        self._check_decl_name(name)
+        return n.MacroDecl(str(name), expr, self._span(meta))
+
+    def _check_decl_name(self, tok: Token) -> None:
+        if str(tok) in n.KEYWORDS:
+            raise self._fail(self._tspan(tok), f"{str(tok)!r} is a keyword and cannot be declared")
+
+    def _props(self, meta: Meta, kind: str, name: Token, props: list[Any]) -> dict[str, Any]:
+        self._check_decl_name(name)
+        seen: dict[str, Any] = {}
+        examples: list[n.Example] = []
+        for prop, value, span in props:
+            if prop == "example":
+                examples.append(value)
+                continue
+            if prop in seen:
+                self._note(DUPLICATE_PROPERTY, span, f"{kind} {name}: '{prop}' is given twice")
+                continue
+            seen[prop] = (value, span)
+        seen["example"] = (tuple(examples), None)
+        if "when" not in seen:
+            self._note(MISSING_PROPERTY, self._tspan(name), f"{kind} {name} has no 'when'")
+        return seen
+
+    def rule_decl(self, meta: Meta, children: list[Any]) -> n.RuleDecl:
+        name, *props = children
+        p = self._props(meta, "rule", name, props)
+
+        def get(key: str, default: Any = None) -> Any:
+            return p[key][0] if key in p else default
+
+        return n.RuleDecl(
+            name=str(name),
+            when=get("when"),
+            severity=get("severity", "medium"),
+            description=get("description"),
+            summary=get("summary"),
+            tags=get("tags", ()),
+            enabled=get("enabled", True),
+            group_by=get("group_by"),
+            examples=get("example", ()),
+            span=self._span(meta),
+            severity_given="severity" in p,
+        )
+
+    def ignore_decl(self, meta: Meta, children: list[Any]) -> n.IgnoreDecl:
+        name, *props = children
+        p = self._props(meta, "ignore", name, props)
+        if "reason" not in p:
+            self._note(MISSING_PROPERTY, self._tspan(name), f"ignore {name} has no 'reason'")
+        rules = p.get("rules", (None, None))[0]
+        return n.IgnoreDecl(
+            name=str(name),
+            when=p.get("when", (None,))[0],
+            reason=p.get("reason", (None,))[0],
+            owner=p.get("owner", (None,))[0],
+            expires=p.get("expires", (None,))[0],
+            rules=tuple(r for r, _ in rules) if rules is not None else None,
+            span=self._span(meta),
+            rule_spans=tuple(s for _, s in rules) if rules is not None else (),
+        )
+
+    def route_decl(self, meta: Meta, children: list[Any]) -> n.RouteDecl:
+        name, *props = children
+        p = self._props(meta, "route", name, props)
+        if "to" not in p:
+            self._note(MISSING_PROPERTY, self._tspan(name), f"route {name} has no 'to'")
+        to, to_is_list = p.get("to", (((), False), None))[0]
+        return n.RouteDecl(str(name), p.get("when", (None,))[0], to, to_is_list, self._span(meta))
+
+    # ---- properties: each returns (name, value, span of the keyword) ----
+    def when_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return ("when", c[1], self._tspan(c[0]))
+
+    def severity_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        value = str(c[1])
+        if value not in n.SEVERITIES:
+            self._note(INVALID_VALUE, self._tspan(c[1]), f"unknown severity {value!r}",
+                       "one of " + ", ".join(n.SEVERITIES))
+            value = "medium"
+        return ("severity", value, self._tspan(c[0]))
+
+    def _text_prop(self, name: str, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return (name, c[1], self._tspan(c[0]))
+
+    def description_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return self._text_prop("description", c)
+
+    def summary_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return self._text_prop("summary", c)
+
+    def reason_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return self._text_prop("reason", c)
+
+    def owner_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return self._text_prop("owner", c)
+
+    def expires_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return self._text_prop("expires", c)
+
+    def _strings(self, items: n.ListLit, what: str) -> tuple[str, ...]:
+        out = []
+        for item in items.items:
+            if isinstance(item, n.Literal_) and isinstance(item.value, str):
+                out.append(item.value)
+            else:
+                self._note(INVALID_VALUE, item.span or items.span or _nospan(self.filename),
+                           f"{what} must be strings")
+        return tuple(out)
+
+    def tags_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return ("tags", self._strings(c[1], "tags"), self._tspan(c[0]))
+
+    def enabled_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return ("enabled", str(c[1]) == "true", self._tspan(c[0]))
+
+    def group_by_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return ("group_by", tuple(c[1:]), self._tspan(c[0]))
+
+    def rules_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        return ("rules", tuple((str(t), self._tspan(t)) for t in c[1:]), self._tspan(c[0]))
+
+    def to_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        value = c[1]
+        if isinstance(value, n.Text):
+            return ("to", ((value.value,), False), self._tspan(c[0]))
+        return ("to", (self._strings(value, "destinations"), True), self._tspan(c[0]))
+
+    def verdict_match(self, meta: Meta, c: list[Any]) -> bool:
+        return True
+
+    def verdict_no_match(self, meta: Meta, c: list[Any]) -> bool:
+        return False
+
+    def example_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        kw, name, verdict, event, *rest = c
+        routes = self._strings(rest[1], "routes") if rest else None
+        example = n.Example(name.value, verdict, event, routes, self._span(meta))
+        return ("example", example, self._tspan(kw))
+
+    # ---- expressions ----
+    def or_expr(self, meta: Meta, c: list[Any]) -> n.Or:
+        return n.Or(_flatten(n.Or, c), self._span(meta))
+
+    def and_expr(self, meta: Meta, c: list[Any]) -> n.And:
+        return n.And(_flatten(n.And, c), self._span(meta))
+
+    def not_expr(self, meta: Meta, c: list[Any]) -> n.Not:
+        return n.Not(c[1], self._span(meta))
+
+    def quantifier(self, meta: Meta, c: list[Any]) -> n.Quantifier:
+        kind, path, body = c
+        if path.anchor == "rule":
+            raise self._fail(path.span, "any/all need a path of the record")
+        return n.Quantifier(str(kind), path, body, self._span(meta))  # type: ignore[arg-type]
+
+    def condition(self, meta: Meta, c: list[Any]) -> n.Expr:
+        (operand,) = c
+        span = self._span(meta)
+        if isinstance(operand, n.Path) and operand.anchor == "rel" and len(operand.segments) == 1:
+            name = operand.segments[0]
+            if isinstance(name, str) and _is_plain_name(self.text, operand):
+                return n.MacroRef(name, span)
+        if isinstance(operand, n.Literal_) and isinstance(operand.value, bool):
+            return n.BoolConst(operand.value, span)
+        if isinstance(operand, n.Call):
+            if operand.name not in n.FUNCTIONS and operand.name != "cidr":
+                raise self._fail(span, f"unknown function {operand.name!r}",
+                                 "rules are not Python; the functions are lower(), upper(), "
+                                 "len() and cidr()")
+            raise self._fail(span, "a function call is not a condition",
+                             f"compare it: `{operand.name}(...) == ...`")
+        if isinstance(operand, n.Path):
+            raise self._fail(
+                span, "a path is not a condition (there is no truthiness)",
+                f"compare it: `{operand.dotted()} == true`, `{operand.dotted()} exists`",
+            )
+        raise self._fail(span, "this is a value, not a condition", "compare it with ==, in, ...")
+
+    def _left(self, operand: Any, span: n.Span) -> n.Operand:
+        if isinstance(operand, (n.Literal_, n.ListLit)):
+            raise self._fail(operand.span or span, "the left side of a comparison must be a path",
+                             "write the path first: `eventName == \"X\"`")
+        if isinstance(operand, n.Call) and operand.name == "cidr":
+            raise self._fail(operand.span or span, "cidr(...) is only valid after 'in'/'not in'")
+        return operand  # type: ignore[no-any-return]
+
+    def _right(self, operand: Any) -> n.Operand:
+        if isinstance(operand, n.Call):
+            raise self._fail(operand.span, "a function call cannot be on the right side",
+                             "functions apply to the left side; cidr(...) only after 'in'")
+        return operand  # type: ignore[no-any-return]
+
+    def compare(self, meta: Meta, c: list[Any]) -> n.Compare:
+        left, op, right = c
+        span = self._span(meta)
+        right = self._right(right)
+        if (isinstance(left, n.Path) and left.anchor == "rule" and left.segments == ("severity",)
+                and isinstance(right, n.Path) and right.anchor == "rel"
+                and len(right.segments) == 1 and right.segments[0] in n.SEVERITY_RANK):
+            right = n.Literal_(right.segments[0], span=right.span)
+        return n.Compare(str(op), self._left(left, span), right, span)  # type: ignore[arg-type]
+
+    def _in_right(self, right: Any) -> n.Operand:
+        if isinstance(right, n.Call) and right.name != "cidr":
+            raise self._fail(right.span, "only a list, a list name or cidr(...) can follow 'in'")
+        return right  # type: ignore[no-any-return]
+
+    def in_test(self, meta: Meta, c: list[Any]) -> n.InTest:
+        left, right = c
+        span = self._span(meta)
+        return n.InTest(self._left(left, span), self._in_right(right), False, span)
+
+    def not_in_test(self, meta: Meta, c: list[Any]) -> n.InTest:
+        left, _not, right = c
+        span = self._span(meta)
+        return n.InTest(self._left(left, span), self._in_right(right), True, span)
+
+    def string_test(self, meta: Meta, c: list[Any]) -> n.StringTest:
+        left, op, right = c
+        span = self._span(meta)
+        return n.StringTest(str(op), self._left(left, span), self._right(right), span)  # type: ignore[arg-type]
+
+    def matches_test(self, meta: Meta, c: list[Any]) -> n.Matches:
+        left, _kw, pattern = c
+        span = self._span(meta)
+        lit = n.Literal_(pattern.value, pattern.raw, pattern.span)
+        return n.Matches(self._left(left, span), lit, span)
+
+    def glob_test(self, meta: Meta, c: list[Any]) -> n.Glob:
+        left, _kw, pattern = c
+        span = self._span(meta)
+        lit = n.Literal_(pattern.value, pattern.raw, pattern.span)
+        return n.Glob(self._left(left, span), lit, span)
+
+    def exists_test(self, meta: Meta, c: list[Any]) -> n.Exists:
+        left, _kw = c
+        span = self._span(meta)
+        if not isinstance(left, n.Path):
+            raise self._fail(span, "'exists' applies to a path", "write `requestParameters.x exists`")
+        return n.Exists(left, span)
+
+    def literal_operand(self, meta: Meta, c: list[Any]) -> Any:
+        return c[0]
+
+    def call(self, meta: Meta, c: list[Any]) -> n.Call:
+        name_tok, *args = c
+        name = str(name_tok)
+        span = self._span(meta)
+        if name == "cidr":
+            if not args:
+                self._note(BAD_CALL, span, "cidr() needs at least one CIDR string")
+            for a in args:
+                if not (isinstance(a, n.Literal_) and isinstance(a.value, str)):
+                    self._note(BAD_CALL, getattr(a, "span", None) or span,
+                               "cidr() takes CIDR strings such as \"10.0.0.0/8\"")
+        elif name in n.FUNCTIONS:
+            if len(args) != n.FUNCTIONS[name]:
+                self._note(BAD_CALL, span,
+                           f"{name}() takes {n.FUNCTIONS[name]} argument, got {len(args)}")
+            for a in args:
+                if isinstance(a, (n.Literal_, n.ListLit)):
+                    self._note(BAD_CALL, a.span or span, f"{name}() applies to a path, not a literal")
+        else:
+            self._note(UNKNOWN_FUNCTION, self._tspan(name_tok), f"unknown function {name!r}",
+                       "the functions are lower(), upper(), len() and cidr() after 'in'")
+        return n.Call(name, tuple(args), span)
+
+    def path(self, meta: Meta, c: list[Any]) -> n.Path:
+        span = self._span(meta)
+        head, *rest = c
+        segments: list[str | int] = []
+        for tok in rest:
+            if tok.type == "INDEX":
+                segments.append(int(str(tok)))
+            elif tok.type == "QUOTED_NAME":
+                segments.append(str(tok)[1:-1])
+            else:
+                segments.append(str(tok))
+        head_text = str(head)
+        for tok in (head, *rest):
+            if tok.type == "NAME" and str(tok).startswith("__") and str(tok).endswith("__"):
+                raise self._fail(self._tspan(tok), f"{str(tok)!r} looks like Python, not a field",
+                                 "rules are not Python; backtick a field with this name")
+        if head.type == "IT":
+            return n.Path(tuple(segments), "rel" if segments else "it", span)
+        if head.type == "RULE":
+            if not segments:
+                raise self._fail(span, "'rule' is a keyword; rule fields are rule.name, "
+                                 "rule.severity and rule.tags (routes only)")
+            return n.Path(tuple(segments), "rule", span)
+        if head.type == "QUOTED_NAME":
+            return n.Path((head_text[1:-1], *segments), "rel", span)
+        if head_text == "event":
+            return n.Path(tuple(segments), "event", span)
+        if head_text in n.KEYWORDS and not segments:
+            raise self._fail(span, f"{head_text!r} is a keyword, not a field",
+                             f"write `{head_text}` in backticks to mean the field")
+        return n.Path((head_text, *segments), "rel", span)
+
+    def literal(self, meta: Meta, c: list[Any]) -> n.Literal_:
+        text: n.Text = c[0]
+        return n.Literal_(text.value, text.raw, text.span)
+
+    def number(self, meta: Meta, c: list[Any]) -> n.Literal_:
+        raw = str(c[0])
+        value: int | float = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+        return n.Literal_(value, span=self._span(meta))
+
+    def bool(self, meta: Meta, c: list[Any]) -> n.Literal_:
+        return n.Literal_(str(c[0]) == "true", span=self._span(meta))
+
+    def null(self, meta: Meta, c: list[Any]) -> n.Literal_:
+        return n.Literal_(None, span=self._span(meta))
+
+    def list_lit(self, meta: Meta, c: list[Any]) -> n.ListLit:
+        return n.ListLit(tuple(c), self._span(meta))
+
+    def string(self, meta: Meta, c: list[Any]) -> n.Text:
+        tok: Token = c[0]
+        if tok.type == "RAW_STRING":
+            return n.Text(str(tok)[2:-1], True, self._tspan(tok))
+        return n.Text(self._string(tok), False, self._tspan(tok))
+
+    # ---- JSON (examples) ----
+    def json_object(self, meta: Meta, c: list[Any]) -> dict[str, Any]:
+        return dict(c)
+
+    def json_pair(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
+        return (self._string(c[0]), c[1])
+
+    def json_array(self, meta: Meta, c: list[Any]) -> list[Any]:
+        return list(c)
+
+    def json_string(self, meta: Meta, c: list[Any]) -> str:
+        return self._string(c[0])
+
+    def json_number(self, meta: Meta, c: list[Any]) -> int | float:
+        raw = str(c[0])
+        return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+
+    def json_bool(self, meta: Meta, c: list[Any]) -> bool:
+        return str(c[0]) == "true"
+
+    def json_null(self, meta: Meta, c: list[Any]) -> None:
+        return None
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _is_plain_name(text: str, path: n.Path) -> bool:
+    """True when a one-segment path was written as a bare name (not `backticked`)."""
+    if path.span is None or path.span.end <= path.span.start:
+        return True
+    return _PLAIN_NAME.match(text[path.span.start : path.span.end]) is not None
+
+
+def _flatten(kind: type[n.And] | type[n.Or], items: list[Any]) -> tuple[n.Expr, ...]:
+    out: list[n.Expr] = []
+    for item in items:
+        if isinstance(item, kind):
+            out.extend(item.operands)
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _nospan(filename: str) -> n.Span:
+    return n.Span(filename, 1, 1, 1, 1)

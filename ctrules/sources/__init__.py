@@ -1,0 +1,1 @@
+"""Event sources: where CloudTrail records come from (files, S3, SQS/SNS/EventBridge, Kinesis)."""
