@@ -1,0 +1,212 @@
+"""AWS runtime — configuration: every environment variable the Lambda handler and the container
+workers read, in one table.
+
+`ENVIRONMENT` is the contract with deployment (the Terraform module, the Dockerfiles and
+docs/configuration.md are written against it): names here are stable. `Config.from_env` parses
+and validates them once per container; a bad value fails at cold start with a message naming the
+variable, never half-way through a batch.
+
+Values documented as accepting a *secret reference* may be given as `ssm:/parameter/name`,
+`secretsmanager:secret-name` (or the full ARN of either); the consumer resolves them through
+`ctrules.aws.secrets` (cached per container) before handing the configuration to delivery, so
+secret values never sit in the Lambda configuration or in logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the runtime cannot use."""
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    default: str
+    description: str
+    secret: bool = False  # may be a secret reference; never logged
+
+
+ENVIRONMENT: dict[str, EnvVar] = {
+    # -- rules --------------------------------------------------------------------------------
+    "CTRULES_RULES": EnvVar(
+        "default",
+        "Rule set to load once per container. `default`: the pack bundled with the package. "
+        "A local path: a .ctr file or a directory of .ctr files (relative paths are relative to "
+        "the working directory, /var/task in Lambda). `s3://bucket/key.ctr` or "
+        "`s3://bucket/prefix/`: one object, or every .ctr object under the prefix. A rule set "
+        "with errors fails the cold start with its `ctrules check` diagnostics in the log.",
+    ),
+    # -- delivery (read by ctrules.delivery.build_sink) ---------------------------------------
+    "CTRULES_DESTINATIONS": EnvVar(
+        "",
+        "Destinations for routed alerts: a JSON object mapping a destination name (as used by "
+        "`route ... to`, plus `default`) to a Slack incoming-webhook URL or a channel id "
+        "(bot-token mode); or a local path / s3:// URI of a file holding that JSON. May be a "
+        "secret reference. Empty: alerts are printed as JSON lines to stdout (CloudWatch Logs).",
+        secret=True,
+    ),
+    "CTRULES_SLACK_WEBHOOK_URL": EnvVar(
+        "",
+        "Incoming-webhook URL of the `default` destination when CTRULES_DESTINATIONS does not "
+        "name one. Usually a secret reference.",
+        secret=True,
+    ),
+    "CTRULES_SLACK_BOT_TOKEN": EnvVar(
+        "",
+        "Slack bot token (xoxb-...) for destinations given as channel ids (chat.postMessage, "
+        "threads). Usually a secret reference.",
+        secret=True,
+    ),
+    "CTRULES_ACCOUNT_NAMES": EnvVar(
+        "",
+        "JSON object mapping AWS account id to a display name shown in alerts; or a local path "
+        "/ s3:// URI of such a file.",
+    ),
+    "CTRULES_THREAD_TABLE": EnvVar(
+        "",
+        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at`) that lets "
+        "later alerts of the same group reply in the first message's Slack thread across "
+        "invocations (bot-token mode). Empty: no cross-invocation threading.",
+    ),
+    # -- duplicates -----------------------------------------------------------------------------
+    "CTRULES_DEDUP_TABLE": EnvVar(
+        "",
+        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) that "
+        "makes delivery at-most-once per (rule, eventID) across retries and workers, by a "
+        "conditional put. Empty: no deduplication (a retried file may alert twice).",
+    ),
+    "CTRULES_DEDUP_TTL_SECONDS": EnvVar(
+        "1209600",
+        "How long a (rule, eventID) claim is kept in the dedup table. Default 14 days: longer "
+        "than SQS's maximum retention, so every redelivery is covered.",
+    ),
+    # -- sources --------------------------------------------------------------------------------
+    "CTRULES_S3_KEY_SUFFIXES": EnvVar(
+        ".json.gz,.json",
+        "Comma-separated key suffixes treated as CloudTrail log files. Other keys, and "
+        "CloudTrail digest files (`/CloudTrail-Digest/`) always, are skipped and counted.",
+    ),
+    # -- observability --------------------------------------------------------------------------
+    "CTRULES_LOG_LEVEL": EnvVar(
+        "INFO",
+        "DEBUG, INFO, WARNING or ERROR. Logs are JSON lines on stderr (CloudWatch Logs in Lambda).",
+    ),
+    "CTRULES_METRICS_NAMESPACE": EnvVar(
+        "ctrules",
+        "CloudWatch namespace of the Embedded Metric Format lines written per invocation / "
+        "batch (files, records, bad records, matched, ignored, alerts per rule, delivery "
+        "failures, duplicates). Empty: no metric lines.",
+    ),
+    "CTRULES_SECRET_CACHE_SECONDS": EnvVar(
+        "900",
+        "How long a resolved secret reference is cached in the container before it is read "
+        "again (so a rotated webhook is picked up without a redeploy). 0: for the container's "
+        "lifetime.",
+    ),
+    # -- container workers (defaults for `ctrules consume ...` flags) -----------------------
+    "CTRULES_SQS_QUEUE_URL": EnvVar(
+        "", "Container worker: the queue `ctrules consume sqs` reads when --queue is not given."
+    ),
+    "CTRULES_CONCURRENCY": EnvVar(
+        "4", "Container worker: messages (files) processed in parallel by one worker."
+    ),
+    "CTRULES_VISIBILITY_TIMEOUT": EnvVar(
+        "300",
+        "Container worker: seconds a received SQS message stays invisible; the worker extends "
+        "it while a long file is still being processed.",
+    ),
+    "CTRULES_KINESIS_STREAM": EnvVar(
+        "",
+        "Container worker: the stream `ctrules consume kinesis` reads when --stream is not given.",
+    ),
+    "CTRULES_CHECKPOINT_TABLE": EnvVar(
+        "",
+        "Container worker: DynamoDB table (partition key `pk`, string) holding the Kinesis "
+        "worker's per-shard checkpoints so a restart resumes where it stopped.",
+    ),
+    "CTRULES_CHECKPOINT_FILE": EnvVar(
+        "",
+        "Container worker: local JSON file for Kinesis checkpoints when no table is set (put it "
+        "on a persistent volume). Neither set: start at LATEST on every start.",
+    ),
+}
+
+
+def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
+    raw = env.get(name, "").strip() or ENVIRONMENT[name].default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _str(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return ENVIRONMENT[name].default
+    return value.strip()
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The runtime's settings, parsed from the environment once per container."""
+
+    rules: str = "default"
+    destinations: str = field(default="", repr=False)
+    dedup_table: str = ""
+    dedup_ttl_seconds: int = 1209600
+    s3_key_suffixes: tuple[str, ...] = (".json.gz", ".json")
+    log_level: str = "INFO"
+    metrics_namespace: str = "ctrules"
+    secret_cache_seconds: int = 900
+    queue_url: str = ""
+    concurrency: int = 4
+    visibility_timeout: int = 300
+    stream: str = ""
+    checkpoint_table: str = ""
+    checkpoint_file: str = ""
+    # Everything the process was given, for the delivery layer; may hold secrets: no repr.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        level = _str(env, "CTRULES_LOG_LEVEL").upper()
+        if level not in _LEVELS:
+            raise ConfigError(f"CTRULES_LOG_LEVEL={level!r}: expected one of {', '.join(_LEVELS)}")
+        suffixes = tuple(
+            s.strip() for s in _str(env, "CTRULES_S3_KEY_SUFFIXES").split(",") if s.strip()
+        )
+        if not suffixes:
+            raise ConfigError("CTRULES_S3_KEY_SUFFIXES: no suffix given")
+        # Namespace may be deliberately empty (metrics off), so read it without the default.
+        namespace = env.get("CTRULES_METRICS_NAMESPACE")
+        return cls(
+            rules=_str(env, "CTRULES_RULES"),
+            destinations=_str(env, "CTRULES_DESTINATIONS"),
+            dedup_table=_str(env, "CTRULES_DEDUP_TABLE"),
+            dedup_ttl_seconds=_int(env, "CTRULES_DEDUP_TTL_SECONDS", 60),
+            s3_key_suffixes=suffixes,
+            log_level=level,
+            metrics_namespace=(
+                ENVIRONMENT["CTRULES_METRICS_NAMESPACE"].default
+                if namespace is None
+                else namespace.strip()
+            ),
+            secret_cache_seconds=_int(env, "CTRULES_SECRET_CACHE_SECONDS", 0),
+            queue_url=_str(env, "CTRULES_SQS_QUEUE_URL"),
+            concurrency=_int(env, "CTRULES_CONCURRENCY", 1),
+            visibility_timeout=_int(env, "CTRULES_VISIBILITY_TIMEOUT", 10),
+            stream=_str(env, "CTRULES_KINESIS_STREAM"),
+            checkpoint_table=_str(env, "CTRULES_CHECKPOINT_TABLE"),
+            checkpoint_file=_str(env, "CTRULES_CHECKPOINT_FILE"),
+            env=dict(env),
+        )
