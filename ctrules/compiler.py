@@ -1,0 +1,647 @@
+"""Pipeline stage 4 — the compiler: checked AST → Python closures.
+
+Each expression compiles once, at load, into a closure `pred(root, current) -> bool` (`current`
+is the element inside `any`/`all`, the record elsewhere). No source text is generated and nothing
+is evaluated: closures are composed from the functions below. Constants fold at compile time
+(`x in []` is false, `and` with a false operand is false), regexes and CIDRs are compiled once,
+and macros and list names are resolved once.
+
+The compiler also derives, per rule, a *dispatch approximation*: a three-valued function of the
+record's `eventSource` and `eventName` only, which says whether the rule can possibly match an
+event with those two values. `RuleSet` uses it to test each event only against the rules that can
+match it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from . import nodes as n
+from .values import (
+    MISSING,
+    Fanout,
+    equal,
+    expand,
+    make_walker,
+    ordered,
+    present,
+    raw_values,
+)
+
+Pred = Callable[[Any, Any], bool]
+Values = Callable[[Any, Any], list[Any]]
+Compiled = Pred | bool  # a bool is a folded constant
+
+RULE_KEY = "\x00rule"
+"""Where route predicates find `rule.*`: a key no CloudTrail record can have."""
+
+DISPATCH_FIELDS = ("eventSource", "eventName")
+
+
+class CompileError(Exception):
+    """The AST is not valid (the checker reports these as diagnostics before compiling)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    lists: Mapping[str, n.ListLit]
+    macros: Mapping[str, n.MacroDecl]
+    in_route: bool = False
+
+
+def compile_expr(expr: n.Expr, scope: Scope) -> Pred:
+    """The predicate for `expr`, constants included (as constant functions)."""
+    compiled = _Compiler(scope).expr(expr)
+    return _as_pred(compiled)
+
+
+def compile_folded(expr: n.Expr, scope: Scope) -> Compiled:
+    """Like compile_expr, but a constant expression comes back as a bool."""
+    return _Compiler(scope).expr(expr)
+
+
+def _as_pred(compiled: Compiled) -> Pred:
+    if compiled is True:
+        return _always
+    if compiled is False:
+        return _never
+    assert callable(compiled)
+    return compiled
+
+
+def _always(root: Any, cur: Any) -> bool:
+    return True
+
+
+def _never(root: Any, cur: Any) -> bool:
+    return False
+
+
+# ---- literal sets: `in` with the no-coercion equality ---------------------------------------
+
+
+class LiteralSet:
+    """Membership with `equal` semantics, in O(1) for scalars (true is not 1, 1 is 1.0)."""
+
+    def __init__(self, items: Iterable[Any]):
+        self.strings: set[str] = set()
+        self.numbers: set[int | float] = set()
+        self.bools: set[bool] = set()
+        self.others: list[Any] = []
+        for item in items:
+            if type(item) is str:
+                self.strings.add(item)
+            elif type(item) is bool:
+                self.bools.add(item)
+            elif type(item) in (int, float):
+                self.numbers.add(item)
+            elif item is not None:  # `x in [null]` is false: null never matches
+                self.others.append(item)
+        self.only_strings = not (self.numbers or self.bools or self.others)
+
+    def __contains__(self, value: Any) -> bool:
+        t = type(value)
+        if t is str:
+            return value in self.strings
+        if t is bool:
+            return value in self.bools
+        if t is int or t is float:
+            return value in self.numbers
+        if value is None:
+            return False
+        return any(equal(value, other) for other in self.others)
+
+
+# ---- the compiler -------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, scope: Scope, expanding: tuple[str, ...] = ()):
+        self.scope = scope
+        self.expanding = expanding
+
+    def expr(self, e: n.Expr) -> Compiled:
+        method = getattr(self, "_" + type(e).__name__.lower().rstrip("_"), None)
+        if method is None:
+            raise CompileError(f"{type(e).__name__} is not a condition")
+        result: Compiled = method(e)
+        return result
+
+    # boolean structure
+    def _boolconst(self, e: n.BoolConst) -> Compiled:
+        return e.value
+
+    def _macroref(self, e: n.MacroRef) -> Compiled:
+        macro = self.scope.macros.get(e.name)
+        if macro is None:
+            raise CompileError(f"undefined macro {e.name!r}")
+        if e.name in self.expanding:
+            raise CompileError(f"recursive macro {e.name!r}")
+        # Macros are inlined where used, so inside `any`/`all` their bare paths are relative to
+        # the element, exactly as if the text were written there.
+        return _Compiler(self.scope, (*self.expanding, e.name)).expr(macro.expr)
+
+    def _not(self, e: n.Not) -> Compiled:
+        inner = self.expr(e.operand)
+        if isinstance(inner, bool):
+            return not inner
+        return lambda r, c: not inner(r, c)
+
+    def _and(self, e: n.And) -> Compiled:
+        parts: list[Pred] = []
+        for operand in e.operands:
+            compiled = self.expr(operand)
+            if compiled is False:
+                return False
+            if compiled is not True:
+                parts.append(compiled)  # type: ignore[arg-type]
+        return _chain_and(parts)
+
+    def _or(self, e: n.Or) -> Compiled:
+        parts: list[Pred] = []
+        for operand in e.operands:
+            compiled = self.expr(operand)
+            if compiled is True:
+                return True
+            if compiled is not False:
+                parts.append(compiled)  # type: ignore[arg-type]
+        return _chain_or(parts)
+
+    def _quantifier(self, e: n.Quantifier) -> Compiled:
+        elements = self.elements(e.path)
+        body = self.expr(e.body)
+        if e.kind == "any":
+            if body is False:
+                return False
+            if body is True:
+                return lambda r, c: bool(elements(r, c))
+            fn = body
+            return lambda r, c: any(fn(r, x) for x in elements(r, c))
+        if body is True:
+            return True
+        if body is False:
+            return lambda r, c: not elements(r, c)
+        fn = body
+        return lambda r, c: all(fn(r, x) for x in elements(r, c))
+
+    def elements(self, path: n.Path) -> Values:
+        """The elements `any`/`all` range over: non-null values, arrays expanded."""
+        reach = self.reach(path)
+
+        def elements(r: Any, c: Any) -> list[Any]:
+            return [v for v in expand(reach(r, c)) if v is not None]
+
+        return elements
+
+    # paths
+    def reach(self, path: n.Path) -> Callable[[Any, Any], Any]:
+        """What `path` reaches (a value, MISSING or a Fanout) from (root, current)."""
+        if path.anchor == "it":
+            return lambda r, c: c
+        if path.anchor == "rule":
+            walk = make_walker((RULE_KEY, *path.segments))
+            return lambda r, c: walk(r)
+        walk = make_walker(path.segments)
+        if path.anchor == "event":
+            return lambda r, c: walk(r)
+        return lambda r, c: walk(c)
+
+    def values(self, operand: n.Operand) -> Values:
+        """The values a comparison sees on one side (expanded; [None] when nothing)."""
+        if isinstance(operand, n.Path):
+            reach = self.reach(operand)
+            return lambda r, c: expand(reach(r, c))
+        if isinstance(operand, n.Call):
+            return self.call(operand)
+        if isinstance(operand, n.Literal_):
+            value = operand.value
+            return lambda r, c: [value]
+        raise CompileError(f"{type(operand).__name__} cannot be compared here")
+
+    def call(self, call: n.Call) -> Values:
+        if len(call.args) != 1:
+            raise CompileError(f"{call.name}() takes one argument")
+        arg = call.args[0]
+        if call.name == "len":
+            if isinstance(arg, n.Path):
+                reach = self.reach(arg)
+                return lambda r, c: [_len(v) for v in raw_values(reach(r, c))]
+            inner = self.values(arg)  # type: ignore[arg-type]
+            return lambda r, c: [_len(v) for v in inner(r, c)]
+        inner = self.values(arg)  # type: ignore[arg-type]
+        if call.name == "lower":
+            return lambda r, c: [v.lower() if type(v) is str else None for v in inner(r, c)]
+        if call.name == "upper":
+            return lambda r, c: [v.upper() if type(v) is str else None for v in inner(r, c)]
+        raise CompileError(f"unknown function {call.name!r}")
+
+    def resolve_list(self, operand: n.Operand) -> n.ListLit | None:
+        """A one-segment name on the right is a declared list if one has that name."""
+        if isinstance(operand, n.ListLit):
+            return operand
+        if (isinstance(operand, n.Path) and operand.anchor == "rel"
+                and len(operand.segments) == 1 and operand.segments[0] in self.scope.lists):
+            return self.scope.lists[str(operand.segments[0])]
+        return None
+
+    # conditions
+    def _exists(self, e: n.Exists) -> Compiled:
+        reach = self.reach(e.path)
+        return lambda r, c: present(reach(r, c))
+
+    def _compare(self, e: n.Compare) -> Compiled:
+        if (self.scope.in_route and isinstance(e.left, n.Path) and e.left.anchor == "rule"
+                and e.left.segments == ("severity",) and isinstance(e.right, n.Literal_)
+                and e.right.value in n.SEVERITY_RANK):
+            return self._severity_compare(e.op, n.SEVERITY_RANK[str(e.right.value)])
+        if e.op in ("==", "!="):
+            pred = self._equals(e.left, e.right)
+            if e.op == "==":
+                return pred
+            if isinstance(pred, bool):
+                return not pred
+            return lambda r, c: not pred(r, c)  # type: ignore[operator]
+        op = e.op
+        left = self.values(e.left)
+        if isinstance(e.right, n.Literal_):
+            bound = e.right.value
+            if not (type(bound) in (int, float, str)):
+                return False
+            return lambda r, c: any(ordered(op, v, bound) for v in left(r, c))
+        if self.resolve_list(e.right) is not None:
+            return False  # a list is neither a number nor a string
+        right = self.values(e.right)
+        return lambda r, c: any(ordered(op, a, b) for a in left(r, c) for b in right(r, c))
+
+    def _severity_compare(self, op: str, rank: int) -> Compiled:
+        walk = make_walker((RULE_KEY, "severity"))
+
+        def pred(r: Any, c: Any) -> bool:
+            severity = walk(r)
+            if type(severity) is not str or severity not in n.SEVERITY_RANK:
+                return False
+            mine = n.SEVERITY_RANK[severity]
+            if op == "==":
+                return mine == rank
+            if op == "!=":
+                return mine != rank
+            return ordered(op, mine, rank)
+
+        return pred
+
+    def _equals(self, left: n.Operand, right: n.Operand) -> Compiled:
+        as_list = self.resolve_list(right)
+        if as_list is not None:
+            # `x == [..]` compares with the list as one value, never the expanded elements.
+            target = as_list.values()
+            if isinstance(left, n.Path):
+                reach = self.reach(left)
+                return lambda r, c: any(equal(v, target) for v in raw_values(reach(r, c)))
+            values = self.values(left)
+            return lambda r, c: any(equal(v, target) for v in values(r, c))
+        if isinstance(right, n.Literal_) and isinstance(left, n.Path):
+            return self._path_equals_literal(left, right.value)
+        lhs = self.values(left)
+        if isinstance(right, n.Literal_):
+            lit = right.value
+            return lambda r, c: any(equal(v, lit) for v in lhs(r, c))
+        rhs = self.values(right)
+        return lambda r, c: any(equal(a, b) for a in lhs(r, c) for b in rhs(r, c))
+
+    def _path_equals_literal(self, path: n.Path, lit: Any) -> Compiled:
+        """The hot path: `eventName == "X"` costs a dict lookup and one comparison."""
+        reach = self.reach(path)
+        if type(lit) is str:
+
+            def eq_str(r: Any, c: Any) -> bool:
+                v = reach(r, c)
+                if type(v) is str:
+                    return bool(v == lit)
+                if type(v) is list or type(v) is Fanout:
+                    return any(type(x) is str and x == lit for x in expand(v))
+                return False
+
+            return eq_str
+        if lit is None:
+
+            def eq_null(r: Any, c: Any) -> bool:
+                v = reach(r, c)
+                if v is None or v is MISSING:
+                    return True
+                if type(v) is list or type(v) is Fanout:
+                    return None in expand(v)
+                return False
+
+            return eq_null
+        return lambda r, c: any(equal(v, lit) for v in expand(reach(r, c)))
+
+    def _intest(self, e: n.InTest) -> Compiled:
+        pred = self._membership(e.left, e.right)
+        if not e.negated:
+            return pred
+        if isinstance(pred, bool):
+            return not pred
+        return lambda r, c: not pred(r, c)  # type: ignore[operator]
+
+    def _membership(self, left: n.Operand, right: n.Operand) -> Compiled:
+        if isinstance(right, n.Call):
+            return self._in_cidr(left, right)
+        as_list = self.resolve_list(right)
+        if as_list is not None:
+            members = LiteralSet(as_list.values())
+            if not (members.strings or members.numbers or members.bools or members.others):
+                return False
+            if isinstance(left, n.Path):
+                reach = self.reach(left)
+                if members.only_strings:
+                    strings = members.strings
+
+                    def in_strings(r: Any, c: Any) -> bool:
+                        v = reach(r, c)
+                        if type(v) is str:
+                            return v in strings
+                        if type(v) is list or type(v) is Fanout:
+                            return any(type(x) is str and x in strings for x in expand(v))
+                        return False
+
+                    return in_strings
+                return lambda r, c: any(v in members for v in expand(reach(r, c)))
+            values = self.values(left)
+            return lambda r, c: any(v in members for v in values(r, c))
+        # `x in otherPath`: some value of x equals some value the other path reaches.
+        lhs = self.values(left)
+        rhs = self.values(right)
+
+        def in_path(r: Any, c: Any) -> bool:
+            pool = [v for v in rhs(r, c) if v is not None]
+            return any(a is not None and any(equal(a, b) for b in pool) for a in lhs(r, c))
+
+        return in_path
+
+    def _in_cidr(self, left: n.Operand, call: n.Call) -> Compiled:
+        if call.name != "cidr":
+            raise CompileError(f"only cidr(...) can follow 'in', not {call.name}()")
+        networks = []
+        for arg in call.args:
+            if not (isinstance(arg, n.Literal_) and isinstance(arg.value, str)):
+                raise CompileError("cidr() takes strings")
+            try:
+                networks.append(ipaddress.ip_network(arg.value, strict=False))
+            except ValueError as exc:
+                raise CompileError(f"invalid CIDR {arg.value!r}: {exc}") from None
+        v4 = [net for net in networks if net.version == 4]
+        v6 = [net for net in networks if net.version == 6]
+        if not networks:
+            return False
+        values = self.values(left)
+
+        def in_cidr(r: Any, c: Any) -> bool:
+            for v in values(r, c):
+                if type(v) is not str:
+                    continue
+                try:
+                    ip = ipaddress.ip_address(v)
+                except ValueError:
+                    continue
+                # IPv4 and IPv6 never match each other; an IPv4-mapped IPv6 is IPv6.
+                nets = v4 if ip.version == 4 else v6
+                if any(ip in net for net in nets):
+                    return True
+            return False
+
+        return in_cidr
+
+    def _stringtest(self, e: n.StringTest) -> Compiled:
+        needles_list = self.resolve_list(e.right)
+        if needles_list is not None:
+            needles: tuple[str, ...] | None = tuple(
+                v for v in needles_list.values() if type(v) is str)
+            if not needles:
+                return False
+        elif isinstance(e.right, n.Literal_):
+            if type(e.right.value) is not str:
+                return False
+            needles = (e.right.value,)
+        else:
+            needles = None
+        op = e.op
+        left = self.values(e.left)
+        if needles is not None:
+            fixed = needles
+            if op == "startswith":
+                return lambda r, c: any(type(v) is str and v.startswith(fixed) for v in left(r, c))
+            if op == "endswith":
+                return lambda r, c: any(type(v) is str and v.endswith(fixed) for v in left(r, c))
+            return lambda r, c: any(
+                type(v) is str and any(s in v for s in fixed) for v in left(r, c))
+        right = self.values(e.right)
+
+        def dynamic(r: Any, c: Any) -> bool:
+            subs = tuple(v for v in right(r, c) if type(v) is str)
+            if not subs:
+                return False
+            for v in left(r, c):
+                if type(v) is not str:
+                    continue
+                if op == "startswith" and v.startswith(subs):
+                    return True
+                if op == "endswith" and v.endswith(subs):
+                    return True
+                if op == "contains" and any(s in v for s in subs):
+                    return True
+            return False
+
+        return dynamic
+
+    def _matches(self, e: n.Matches) -> Compiled:
+        pattern = str(e.pattern.value)
+        try:
+            regex = re2.compile(pattern)
+        except Exception as exc:  # re2.error; the checker reports it as CTR014
+            raise CompileError(f"invalid regex {pattern!r}: {exc}") from None
+        search = regex.search
+        left = self.values(e.left)
+        return lambda r, c: any(type(v) is str and search(v) is not None for v in left(r, c))
+
+    def _glob(self, e: n.Glob) -> Compiled:
+        test = glob_matcher(str(e.pattern.value))
+        left = self.values(e.left)
+        return lambda r, c: any(type(v) is str and test(v) for v in left(r, c))
+
+    # the language has no other node kinds that are conditions
+    def _path(self, e: n.Path) -> Compiled:
+        raise CompileError("a path is not a condition")
+
+
+def _len(value: Any) -> int | None:
+    if isinstance(value, (str, list, dict)):
+        return len(value)
+    return None
+
+
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """`*` is any run of characters (crossing `/`), `?` one character; the rest is literal."""
+    if "?" not in pattern:
+        stars = pattern.count("*")
+        if stars == 0:
+            return lambda s: s == pattern
+        if stars == 1 and pattern.endswith("*"):
+            prefix = pattern[:-1]
+            return lambda s: s.startswith(prefix)
+        if stars == 1 and pattern.startswith("*"):
+            suffix = pattern[1:]
+            return lambda s: s.endswith(suffix)
+        if stars == 2 and pattern.startswith("*") and pattern.endswith("*") and len(pattern) > 1:
+            middle = pattern[1:-1]
+            return lambda s: middle in s
+    regex = "".join(
+        ".*" if ch == "*" else "." if ch == "?" else _re2_escape(ch) for ch in pattern)
+    compiled = re2.compile(r"(?s)\A(?:" + regex + r")\z")
+    return lambda s: compiled.search(s) is not None
+
+
+def _re2_escape(ch: str) -> str:
+    if ch.isalnum() or ch == "_" or ord(ch) > 127:
+        return ch
+    return "\\" + ch
+
+
+def _chain_and(parts: list[Pred]) -> Compiled:
+    if not parts:
+        return True
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda r, c: a(r, c) and b(r, c)
+    if len(parts) == 3:
+        a, b, d = parts
+        return lambda r, c: a(r, c) and b(r, c) and d(r, c)
+    items = tuple(parts)
+    return lambda r, c: all(p(r, c) for p in items)
+
+
+def _chain_or(parts: list[Pred]) -> Compiled:
+    if not parts:
+        return False
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda r, c: a(r, c) or b(r, c)
+    if len(parts) == 3:
+        a, b, d = parts
+        return lambda r, c: a(r, c) or b(r, c) or d(r, c)
+    items = tuple(parts)
+    return lambda r, c: any(p(r, c) for p in items)
+
+
+# ---- dispatch approximation ------------------------------------------------------------------
+
+Tri = Callable[[dict[str, Any]], "bool | None"]
+"""Three-valued: True/False when decided by eventSource/eventName alone, None when unknown."""
+
+
+def dispatch_approximation(expr: n.Expr, scope: Scope) -> Tri:
+    """Over-approximates `expr` on a record that holds only eventSource and eventName.
+
+    Conditions whose paths are all top-level `eventSource`/`eventName` are evaluated exactly (the
+    real record has the same values there); every other condition is unknown. A rule can only
+    match an event if its approximation is not False.
+    """
+    return _Approx(scope).expr(expr, ())
+
+
+class _Approx:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+
+    def expr(self, e: n.Expr, expanding: tuple[str, ...]) -> Tri:
+        if isinstance(e, n.BoolConst):
+            value = e.value
+            return lambda rec: value
+        if isinstance(e, n.MacroRef):
+            macro = self.scope.macros.get(e.name)
+            if macro is None or e.name in expanding:
+                return _unknown
+            return self.expr(macro.expr, (*expanding, e.name))
+        if isinstance(e, n.Not):
+            inner = self.expr(e.operand, expanding)
+
+            def not_(rec: dict[str, Any]) -> bool | None:
+                v = inner(rec)
+                return None if v is None else not v
+
+            return not_
+        if isinstance(e, n.And):
+            parts = [self.expr(o, expanding) for o in e.operands]
+
+            def and_(rec: dict[str, Any]) -> bool | None:
+                unknown = False
+                for p in parts:
+                    v = p(rec)
+                    if v is False:
+                        return False
+                    if v is None:
+                        unknown = True
+                return None if unknown else True
+
+            return and_
+        if isinstance(e, n.Or):
+            parts = [self.expr(o, expanding) for o in e.operands]
+
+            def or_(rec: dict[str, Any]) -> bool | None:
+                unknown = False
+                for p in parts:
+                    v = p(rec)
+                    if v is True:
+                        return True
+                    if v is None:
+                        unknown = True
+                return None if unknown else False
+
+            return or_
+        if isinstance(e, n.Quantifier):
+            return _unknown
+        if _only_dispatch_fields(e, self.scope):
+            pred = compile_expr(e, self.scope)
+            return lambda rec: pred(rec, rec)
+        return _unknown
+
+
+def _unknown(rec: dict[str, Any]) -> bool | None:
+    return None
+
+
+def _only_dispatch_fields(e: Any, scope: Scope) -> bool:
+    paths: list[n.Path] = []
+    _collect_paths(e, paths, scope)
+    return bool(paths) and all(
+        p.anchor in ("rel", "event") and len(p.segments) == 1 and p.segments[0] in DISPATCH_FIELDS
+        for p in paths
+    )
+
+
+def _collect_paths(e: Any, out: list[n.Path], scope: Scope) -> None:
+    if isinstance(e, n.Path):
+        if not (e.anchor == "rel" and len(e.segments) == 1 and e.segments[0] in scope.lists):
+            out.append(e)
+    elif isinstance(e, (n.Compare, n.StringTest, n.InTest)):
+        _collect_paths(e.left, out, scope)
+        _collect_paths(e.right, out, scope)
+    elif isinstance(e, (n.Matches, n.Glob)):
+        _collect_paths(e.left, out, scope)
+    elif isinstance(e, n.Exists):
+        out.append(e.path)
+    elif isinstance(e, n.Call):
+        for arg in e.args:
+            _collect_paths(arg, out, scope)
+    elif isinstance(e, (n.Literal_, n.ListLit)):
+        pass
+    else:  # anything else (quantifiers, macros) is not a plain condition
+        out.append(n.Path(("?",)))
