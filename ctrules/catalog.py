@@ -1,0 +1,108 @@
+"""The CloudTrail catalog: the `eventName`s each `eventSource` emits, and common field types.
+
+Used by the checks stage (`ctrules check`), never by evaluation. The data is
+`ctrules/data/catalog.json`, generated from botocore's API models by `scripts/build_catalog.py`
+and shipped in the wheel, so linting needs no network and no botocore at run time.
+
+The catalog deliberately knows too many names rather than too few: a finding based on it is a
+warning about a probable typo, and a real event name must never be reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Catalog:
+    event_sources: Mapping[str, frozenset[str]]
+    event_names: frozenset[str]
+    field_types: Mapping[str, str]
+    botocore_version: str
+
+    def emits(self, source: str, name: str) -> bool | None:
+        """Whether `source` emits `name`; None when the source itself is not in the catalog."""
+        names = self.event_sources.get(source)
+        if names is None:
+            return None
+        return name in names
+
+    def sources_emitting(self, name: str) -> list[str]:
+        return sorted(src for src, names in self.event_sources.items() if name in names)
+
+
+@functools.cache
+def load() -> Catalog:
+    # Next to this module (shipped as package data); a plain path keeps this working whether
+    # `ctrules` is imported as a regular or, mid-development, a namespace package.
+    text = (Path(__file__).resolve().parent / "data" / "catalog.json").read_text("utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    sources = {src: frozenset(names) for src, names in raw["event_sources"].items()}
+    all_names = frozenset(name for names in sources.values() for name in names)
+    return Catalog(
+        event_sources=sources,
+        event_names=all_names,
+        field_types=dict(raw["field_types"]),
+        botocore_version=str(raw.get("generated_from", {}).get("botocore", "")),
+    )
+
+
+def is_known_event_name(name: str) -> bool:
+    return name in load().event_names
+
+
+def is_known_event_source(source: str) -> bool:
+    return source in load().event_sources
+
+
+def suggest(word: str, candidates: frozenset[str] | Sequence[str]) -> str | None:
+    """The closest candidate (difflib ratio ≥ 0.8), or a case-insensitive exact match."""
+    lowered = {c.lower(): c for c in candidates}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+@functools.cache
+def suggest_event_name(name: str, source: str | None = None) -> str | None:
+    """A likely intended event name, preferring the names of `source` when it is known."""
+    cat = load()
+    if source is not None and source in cat.event_sources:
+        hit = suggest(name, cat.event_sources[source])
+        if hit is not None:
+            return hit
+    return suggest(name, cat.event_names)
+
+
+@functools.cache
+def suggest_event_source(source: str) -> str | None:
+    return suggest(source, frozenset(load().event_sources))
+
+
+def field_type(path: str | Sequence[str | int]) -> str | None:
+    """The JSON type ("string", "boolean", "number", "object", "array") of a known field.
+
+    `path` is a dotted string or a sequence of segments, relative to the record root (a leading
+    `event` anchor must already be stripped). Array indexes are ignored, so `resources.0.ARN` and
+    `resources.ARN` are both "string". Returns None for fields the catalog does not know — which
+    includes every `requestParameters.*`/`responseElements.*` path except the few listed. Any
+    field may be missing, so a comparison with `null` is never a type mismatch.
+    """
+    if isinstance(path, str):
+        segments: list[str | int] = list(path.split("."))
+    else:
+        segments = list(path)
+    def is_index(seg: str | int) -> bool:
+        return isinstance(seg, int) or seg.isdigit()
+
+    names = [s for s in segments if not is_index(s)]
+    if not names or is_index(segments[-1]):
+        return None
+    return load().field_types.get(".".join(str(s) for s in names))
