@@ -81,7 +81,9 @@ def _from_document(document: Any, source: str) -> Iterator[Record | BadRecord]:
     elif isinstance(document, list):
         records = document
     else:
-        yield BadRecord(source, None, f"not a CloudTrail log: top level is {type(document).__name__}")
+        yield BadRecord(
+            source, None, f"not a CloudTrail log: top level is {type(document).__name__}"
+        )
         return
     for index, record in enumerate(records):
         if isinstance(record, dict):
