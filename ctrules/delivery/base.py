@@ -27,16 +27,32 @@ class DeliveryFailure:
 
 @dataclass
 class DeliveryReport:
+    """`delivered` counts alerts (a grouped message delivers many); `messages` counts posts;
+    `ignored` counts suppressed alerts skipped. A failure with permanent=True will not succeed
+    on retry (revoked webhook, unknown channel): count and log it; retry the others."""
+
     delivered: int = 0
     failures: list[DeliveryFailure] = field(default_factory=list)
+    messages: int = 0
+    ignored: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def retryable(self) -> list[DeliveryFailure]:
+        return [f for f in self.failures if not f.permanent]
+
+    @property
+    def permanent(self) -> list[DeliveryFailure]:
+        return [f for f in self.failures if f.permanent]
+
     def merge(self, other: DeliveryReport) -> None:
         self.delivered += other.delivered
         self.failures.extend(other.failures)
+        self.messages += other.messages
+        self.ignored += other.ignored
 
 
 class Sink(Protocol):
@@ -53,11 +69,12 @@ class JsonLinesSink:
 
     def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         out = self.stream or sys.stdout
-        sent = 0
+        sent = ignored = 0
         for alert in alerts:
             if alert.ignored:
+                ignored += 1
                 continue
             out.write(json.dumps(alert.to_dict(), default=str, separators=(",", ":")) + "\n")
             sent += 1
         out.flush()
-        return DeliveryReport(delivered=sent)
+        return DeliveryReport(delivered=sent, messages=sent, ignored=ignored)
