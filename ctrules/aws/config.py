@@ -39,37 +39,16 @@ ENVIRONMENT: dict[str, EnvVar] = {
         "`s3://bucket/prefix/`: one object, or every .ctr object under the prefix. A rule set "
         "with errors fails the cold start with its `ctrules check` diagnostics in the log.",
     ),
-    # -- delivery (read by ctrules.delivery.build_sink) ---------------------------------------
+    # -- delivery: the CTRULES_SLACK_* variables are read by ctrules.delivery.build_sink and
+    # merged into this table below (see SLACK_ENVIRONMENT in ctrules/delivery/factory.py).
     "CTRULES_DESTINATIONS": EnvVar(
         "",
-        "Destinations for routed alerts: a JSON object mapping a destination name (as used by "
-        "`route ... to`, plus `default`) to a Slack incoming-webhook URL or a channel id "
-        "(bot-token mode); or a local path / s3:// URI of a file holding that JSON. May be a "
-        "secret reference. Empty: alerts are printed as JSON lines to stdout (CloudWatch Logs).",
+        "Alias of CTRULES_SLACK_DESTINATIONS (used when that is not set); prefer the latter.",
         secret=True,
-    ),
-    "CTRULES_SLACK_WEBHOOK_URL": EnvVar(
-        "",
-        "Incoming-webhook URL of the `default` destination when CTRULES_DESTINATIONS does not "
-        "name one. Usually a secret reference.",
-        secret=True,
-    ),
-    "CTRULES_SLACK_BOT_TOKEN": EnvVar(
-        "",
-        "Slack bot token (xoxb-...) for destinations given as channel ids (chat.postMessage, "
-        "threads). Usually a secret reference.",
-        secret=True,
-    ),
-    "CTRULES_ACCOUNT_NAMES": EnvVar(
-        "",
-        "JSON object mapping AWS account id to a display name shown in alerts; or a local path "
-        "/ s3:// URI of such a file.",
     ),
     "CTRULES_THREAD_TABLE": EnvVar(
         "",
-        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at`) that lets "
-        "later alerts of the same group reply in the first message's Slack thread across "
-        "invocations (bot-token mode). Empty: no cross-invocation threading.",
+        "Alias of CTRULES_SLACK_THREAD_TABLE (used when that is not set); prefer the latter.",
     ),
     # -- duplicates -----------------------------------------------------------------------------
     "CTRULES_DEDUP_TABLE": EnvVar(
@@ -82,6 +61,12 @@ ENVIRONMENT: dict[str, EnvVar] = {
         "1209600",
         "How long a (rule, eventID) claim is kept in the dedup table. Default 14 days: longer "
         "than SQS's maximum retention, so every redelivery is covered.",
+    ),
+    "CTRULES_DEDUP_LEASE_SECONDS": EnvVar(
+        "300",
+        "How long a worker's claim on a (rule, eventID) stays exclusive while it delivers. A "
+        "worker that dies mid-delivery holds the claim this long; the retried message is then "
+        "delivered by the next worker (never dropped as a duplicate).",
     ),
     # -- sources --------------------------------------------------------------------------------
     "CTRULES_S3_KEY_SUFFIXES": EnvVar(
@@ -135,6 +120,20 @@ ENVIRONMENT: dict[str, EnvVar] = {
 }
 
 
+# Delivery's own knobs, documented where they are read and listed here so that this one table
+# covers every variable the runtime reads.
+ALIASES = {
+    "CTRULES_DESTINATIONS": "CTRULES_SLACK_DESTINATIONS",
+    "CTRULES_THREAD_TABLE": "CTRULES_SLACK_THREAD_TABLE",
+}
+try:
+    from ..delivery.factory import SLACK_ENVIRONMENT as _SLACK
+except ImportError:  # delivery not installed in this build: nothing to merge
+    _SLACK = ()
+for _var in _SLACK:
+    ENVIRONMENT.setdefault(_var.name, EnvVar(_var.default, _var.description, secret=_var.secret_ok))
+
+
 def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
     raw = env.get(name, "").strip() or ENVIRONMENT[name].default
     try:
@@ -161,9 +160,9 @@ class Config:
     """The runtime's settings, parsed from the environment once per container."""
 
     rules: str = "default"
-    destinations: str = field(default="", repr=False)
     dedup_table: str = ""
     dedup_ttl_seconds: int = 1209600
+    dedup_lease_seconds: int = 300
     s3_key_suffixes: tuple[str, ...] = (".json.gz", ".json")
     log_level: str = "INFO"
     metrics_namespace: str = "ctrules"
@@ -176,6 +175,14 @@ class Config:
     checkpoint_file: str = ""
     # Everything the process was given, for the delivery layer; may hold secrets: no repr.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def delivery_env(self) -> dict[str, str]:
+        """The environment handed to `build_sink`, with the legacy aliases applied."""
+        env = dict(self.env)
+        for alias, name in ALIASES.items():
+            if env.get(alias, "").strip() and not env.get(name, "").strip():
+                env[name] = env[alias]
+        return env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -191,9 +198,9 @@ class Config:
         namespace = env.get("CTRULES_METRICS_NAMESPACE")
         return cls(
             rules=_str(env, "CTRULES_RULES"),
-            destinations=_str(env, "CTRULES_DESTINATIONS"),
             dedup_table=_str(env, "CTRULES_DEDUP_TABLE"),
             dedup_ttl_seconds=_int(env, "CTRULES_DEDUP_TTL_SECONDS", 60),
+            dedup_lease_seconds=_int(env, "CTRULES_DEDUP_LEASE_SECONDS", 1),
             s3_key_suffixes=suffixes,
             log_level=level,
             metrics_namespace=(
