@@ -1,0 +1,373 @@
+"""The `ctrules` command line: check, fmt, test, explain, run (and the consumer/convert commands
+their modules register). Each sub-command is a thin shell over the library; exit codes follow the
+spec: 0 fine, 1 findings/failures, 2 usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from . import diagnostics as diag
+from .diagnostics import Diagnostic, RuleSetError
+from .ruleset import RuleSet, blocking, default_rule_files, default_rules_path, load_rules
+from .sources.logfile import BadRecord, iter_records
+
+# Feature modules that add sub-commands (each has `register(subparsers)`).
+_PLUGINS = ("ctrules.fmt_cli", "ctrules.convert", "ctrules.aws.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `ctrules run ... | head` is normal use
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ctrules",
+        description="Safe, fast, testable CloudTrail rules with Slack alerts.",
+    )
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("check", help="lint rule files (for CI)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("test", help="run the examples embedded in rules")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list passing examples")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("explain", help="show clause by clause why rules (did not) match an event")
+    p.add_argument("ruleset", metavar="RULESET")
+    p.add_argument("event", metavar="EVENT.json", help="a record, a log file, or - for stdin")
+    p.add_argument("--rule", help="only this rule")
+    p.add_argument("--all", action="store_true", help="also rules the dispatch index skips")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "run",
+        help="evaluate local CloudTrail files; alerts as JSON lines",
+        description="With no arguments, runs the default rule pack over the bundled sample log.",
+    )
+    p.add_argument("ruleset", nargs="?", metavar="RULESET")
+    p.add_argument("logs", nargs="*", metavar="LOGS", help=".json/.json.gz files, dirs, or -")
+    p.add_argument("--include-ignored", action="store_true",
+                   help="also print suppressed alerts (with ignored_by)")
+    p.add_argument("--deliver", action="store_true",
+                   help="also send alerts to the configured destinations (Slack)")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.set_defaults(func=cmd_run)
+
+    for module_name in _PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+# ---- check -----------------------------------------------------------------------------------
+
+
+def check_paths(paths: Sequence[str | Path]) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Every finding for a rule set, plus each file's text (for carets)."""
+    from .checks import check_sources, load_sources
+
+    sources = load_sources(paths)
+    _, findings = check_sources(sources)
+    return findings, dict(sources)
+
+
+def print_diagnostics(findings: Sequence[Diagnostic], texts: dict[str, str], fmt: str,
+                      out: IO[str]) -> None:
+    if fmt == "json":
+        out.write(diag.render_json(findings) + "\n")
+        return
+    for d in findings:
+        if fmt == "github":
+            out.write(diag.render_github(d) + "\n")
+        else:
+            out.write(diag.render_text(d, texts.get(d.span.file)) + "\n")
+    if fmt == "text" and findings:
+        errors = sum(1 for d in findings if d.is_error)
+        out.write(f"{errors} error(s), {len(findings) - errors} warning(s)\n")
+
+
+def _missing_paths(paths: Sequence[str]) -> list[str]:
+    return [p for p in paths if p != "-" and not Path(p).exists()]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    missing = _missing_paths(args.paths)
+    if missing:
+        print(f"ctrules check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    findings, texts = check_paths(args.paths)
+    print_diagnostics(findings, texts, args.format, sys.stdout)
+    return 1 if any(d.is_error for d in findings) else 0
+
+
+# ---- loading for the other commands ------------------------------------------------------------
+
+
+def _load(paths: Sequence[str | Path]) -> RuleSet | None:
+    """Load a rule set, or print why not (with carets) and return None."""
+    try:
+        return load_rules(list(paths))
+    except RuleSetError as err:
+        texts = {}
+        for d in err.diagnostics:
+            try:
+                texts[d.span.file] = Path(d.span.file).read_text("utf-8")
+            except OSError:
+                pass
+        print_diagnostics(blocking(err.diagnostics), texts, "text", sys.stderr)
+        return None
+
+
+# ---- test ------------------------------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from .explain import explain_rule
+
+    missing = _missing_paths(args.paths)
+    if missing:
+        print(f"ctrules test: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    ruleset = _load(args.paths)
+    if ruleset is None:
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    for result in ruleset.run_examples():
+        where = f"{result.span}: " if result.span else ""
+        label = f'rule {result.rule}, example "{result.example}"'
+        if result.passed:
+            passed += 1
+            if args.verbose:
+                print(f"{where}ok: {label}")
+            continue
+        failed += 1
+        if result.matched != result.expected_match:
+            want = "match" if result.expected_match else "no match"
+            got = "match" if result.matched else "no match"
+            print(f"{where}FAIL: {label}: expected {want}, got {got}")
+            decl = ruleset.rule_decl(result.rule)
+            example = next(e for e in decl.examples if e.name == result.example)
+            trace = explain_rule(decl, ruleset.scope, example.event)
+            for line in trace.deciding_lines():
+                print(f"    decided by: {line}")
+        else:
+            print(f"{where}FAIL: {label}: expected routes {list(result.expected_routes or ())},"
+                  f" got {list(result.routes or ())}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+# ---- explain ---------------------------------------------------------------------------------
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    return Path(name).read_bytes()
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain_rule
+
+    ruleset = _load([args.ruleset])
+    if ruleset is None:
+        return 1
+    if args.rule and args.rule not in {r.name for r in ruleset.rules}:
+        print(f"ctrules explain: no rule named {args.rule!r}", file=sys.stderr)
+        return 2
+    try:
+        data = _read_input(args.event)
+    except OSError as exc:
+        print(f"ctrules explain: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for item in iter_records(data, args.event):
+        if isinstance(item, BadRecord):
+            print(f"{item.source}: bad record {item.index}: {item.reason}", file=sys.stderr)
+            status = 1
+            continue
+        alerts = {a.rule: a for a in ruleset.evaluate(item)}
+        candidates = set(ruleset.candidates_for(item))
+        print(f"event {item.get('eventID', '-')}: {item.get('eventSource', '-')} "
+              f"{item.get('eventName', '-')}")
+        for info in ruleset.rules:
+            if args.rule and info.name != args.rule:
+                continue
+            if info.name not in candidates and not args.rule and not args.all:
+                continue
+            trace = explain_rule(ruleset.rule_decl(info.name), ruleset.scope, item)
+            print(trace.render())
+            alert = alerts.get(info.name)
+            if alert is not None:
+                if alert.ignored:
+                    print(f"  suppressed by ignore: {', '.join(alert.ignored_by)}")
+                else:
+                    print(f"  summary: {alert.summary}")
+                    print(f"  routes: {', '.join(ruleset.destinations(alert))}")
+        skipped = len(ruleset.rules) - len(candidates)
+        if not args.rule and not args.all and skipped:
+            print(f"({skipped} rule(s) cannot match this eventSource/eventName; --all shows them)")
+        print()
+    return status
+
+
+# ---- run -------------------------------------------------------------------------------------
+
+
+def sample_logs() -> list[Path]:
+    samples = default_rules_path() / "samples"
+    return sorted(p for p in samples.glob("*.json*")) if samples.is_dir() else []
+
+
+def _expand_logs(names: Sequence[str]) -> Iterator[str]:
+    for name in names:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and (child.name.endswith(".json") or
+                                        child.name.endswith(".json.gz") or
+                                        child.name.endswith(".jsonl")):
+                    yield str(child)
+        else:
+            yield name
+
+
+class _Progress:
+    """A one-line progress display on an interactive stderr."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled and total > 1 and sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, done: int, records: int, alerts: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        sys.stderr.write(f"\r[{done}/{self.total} files] {records} records, {alerts} alerts")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.ruleset is None:
+        rules_paths: list[str | Path] = list(default_rule_files())
+        logs = [str(p) for p in sample_logs()]
+        if not args.quiet:
+            print(f"ctrules: default rule pack ({len(rules_paths)} files) over the bundled sample "
+                  f"log; `ctrules run RULESET LOGS...` for your own", file=sys.stderr)
+    else:
+        rules_paths = [args.ruleset]
+        logs = list(_expand_logs(args.logs))
+        if not args.logs:
+            print("ctrules run: give LOGS (files, directories, or - for stdin)", file=sys.stderr)
+            return 2
+    ruleset = _load(rules_paths)
+    if ruleset is None:
+        return 1
+    sink: Any = None
+    if args.deliver:
+        from .delivery.factory import build_sink
+
+        import os
+
+        sink = build_sink(ruleset, os.environ)
+    stats = _RunStats()
+    progress = _Progress(len(logs), not args.quiet)
+    out = sys.stdout
+    for done, name in enumerate(logs, 1):
+        try:
+            data = _read_input(name)
+        except OSError as exc:
+            stats.bad_files += 1
+            print(f"\nctrules run: {name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+            continue
+        stats.files += 1
+        batch = []
+        for item in iter_records(data, name):
+            if isinstance(item, BadRecord):
+                stats.bad_records += 1
+                where = f" record {item.index}" if item.index is not None else ""
+                print(f"ctrules run: {item.source}{where}: skipped: {item.reason}", file=sys.stderr)
+                continue
+            stats.records += 1
+            for alert in ruleset.evaluate(item):
+                if alert.ignored:
+                    for name_ in alert.ignored_by:
+                        stats.ignored[name_] += 1
+                    if not args.include_ignored:
+                        continue
+                else:
+                    stats.alerts[alert.rule] += 1
+                    batch.append(alert)
+                out.write(json.dumps(alert.to_dict(), default=str, ensure_ascii=False) + "\n")
+        if sink is not None and batch:
+            report = sink.deliver(batch)
+            stats.delivery_failures += len(report.failures)
+            for failure in report.failures:
+                print(f"ctrules run: delivery to {failure.destination} failed: {failure.reason}",
+                      file=sys.stderr)
+        out.flush()
+        progress.update(done, stats.records, sum(stats.alerts.values()))
+    progress.close()
+    if not args.quiet:
+        stats.print_summary(sys.stderr)
+    return 1 if (stats.bad_files or stats.bad_records or stats.delivery_failures) else 0
+
+
+class _RunStats:
+    def __init__(self) -> None:
+        self.files = 0
+        self.bad_files = 0
+        self.records = 0
+        self.bad_records = 0
+        self.delivery_failures = 0
+        self.alerts: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+
+    def print_summary(self, out: IO[str]) -> None:
+        total = sum(self.alerts.values())
+        out.write(f"files: {self.files} read, {self.bad_files} unreadable; records: "
+                  f"{self.records}, bad: {self.bad_records}; alerts: {total}\n")
+        for rule, count in self.alerts.most_common():
+            out.write(f"  alerts  {count:>7}  {rule}\n")
+        for ignore, count in self.ignored.most_common():
+            out.write(f"  ignored {count:>7}  {ignore}\n")
+        if self.delivery_failures:
+            out.write(f"delivery failures: {self.delivery_failures}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

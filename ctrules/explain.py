@@ -1,0 +1,166 @@
+"""Explain: why a rule did or did not match one record, clause by clause.
+
+Used by `ctrules explain`, by `ctrules test` to say which clause decided a failing example, and
+by Slack messages ("why"). It walks the AST and evaluates each clause with the same compiled
+closures the engine uses, so an explanation can never disagree with a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import nodes as n
+from .compiler import Scope, compile_expr
+from .formatter import format_expr
+from .values import expand
+
+_MAX_ELEMENTS = 5
+
+
+@dataclass
+class Trace:
+    text: str
+    result: bool
+    kind: str  # and | or | not | macro | any | all | condition | element
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    children: list[Trace] = field(default_factory=list)
+
+    def deciding(self) -> list[Trace]:
+        """The leaf clauses that decided this node's result."""
+        if self.kind == "condition" or not self.children:
+            return [self]
+        if self.kind in ("not", "macro"):
+            return self.children[0].deciding()
+        if self.kind in ("and", "all"):
+            if self.result:
+                return [leaf for c in self.children for leaf in c.deciding()]
+            first = next((c for c in self.children if not c.result), self.children[0])
+            return first.deciding()
+        if self.kind in ("or", "any"):
+            if self.result:
+                first = next((c for c in self.children if c.result), self.children[0])
+                return first.deciding()
+            return [leaf for c in self.children for leaf in c.deciding()]
+        return [leaf for c in self.children for leaf in c.deciding()]
+
+    def line(self) -> str:
+        mark = "✓" if self.result else "✗"
+        seen = ", ".join(f"{path} = {value}" for path, value in self.seen)
+        return f"{mark} {self.text}" + (f"   [{seen}]" if seen else "")
+
+    def render(self, indent: int = 0) -> list[str]:
+        out = ["  " * indent + self.line()]
+        for child in self.children:
+            out.extend(child.render(indent + 1))
+        return out
+
+
+@dataclass
+class RuleTrace:
+    rule: str
+    matched: bool
+    root: Trace | None
+    enabled: bool = True
+
+    def deciding_lines(self) -> list[str]:
+        if self.root is None:
+            return []
+        return [t.line() for t in self.root.deciding()]
+
+    def render(self) -> str:
+        head = f"rule {self.rule}: {'MATCH' if self.matched else 'no match'}"
+        if not self.enabled:
+            head += " (disabled: never alerts)"
+        lines = [head]
+        if self.root is not None:
+            lines.extend("  " + line for line in self.root.render())
+        return "\n".join(lines)
+
+
+def explain_rule(rule: n.RuleDecl, scope: Scope, record: Any) -> RuleTrace:
+    record = record if isinstance(record, dict) else {}
+    if rule.when is None:
+        return RuleTrace(rule.name, False, None, rule.enabled)
+    root = _Explainer(scope).trace(rule.when, record, record)
+    return RuleTrace(rule.name, root.result, root, rule.enabled)
+
+
+class _Explainer:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+
+    def evaluate(self, e: n.Expr, root: Any, cur: Any) -> bool:
+        return bool(compile_expr(e, self.scope)(root, cur))
+
+    def trace(self, e: n.Expr, root: Any, cur: Any) -> Trace:
+        text = format_expr(e)
+        if isinstance(e, (n.And, n.Or)):
+            kind = "and" if isinstance(e, n.And) else "or"
+            children = [self.trace(o, root, cur) for o in e.operands]
+            return Trace(text, self.evaluate(e, root, cur), kind, children=children)
+        if isinstance(e, n.Not):
+            return Trace(text, self.evaluate(e, root, cur), "not",
+                         children=[self.trace(e.operand, root, cur)])
+        if isinstance(e, n.MacroRef) and e.name in self.scope.macros:
+            body = self.scope.macros[e.name].expr
+            return Trace(text, self.evaluate(e, root, cur), "macro",
+                         children=[self.trace(body, root, cur)])
+        if isinstance(e, n.Quantifier):
+            elements = [v for v in expand(self._reach(e.path, root, cur)) if v is not None]
+            children = []
+            for index, element in enumerate(elements[:_MAX_ELEMENTS]):
+                body = self.trace(e.body, root, element)
+                body.text = f"element {index}: {_show(element)}"
+                body.kind = "and"
+                children.append(Trace(body.text, body.result, "element", children=[body]))
+            result = self.evaluate(e, root, cur)
+            trace = Trace(text, result, e.kind, children=children)
+            trace.seen.append((format_expr(e.path), f"{len(elements)} element(s)"))
+            return trace
+        trace = Trace(text, self.evaluate(e, root, cur), "condition")
+        for path in _paths(e, self.scope):
+            values = expand(self._reach(path, root, cur))
+            trace.seen.append((format_expr(path), ", ".join(_show(v) for v in values[:5])
+                               + (", ..." if len(values) > 5 else "")))
+        return trace
+
+    def _reach(self, path: n.Path, root: Any, cur: Any) -> Any:
+        from .values import make_walker
+
+        if path.anchor == "it":
+            return cur
+        start = root if path.anchor == "event" else cur
+        return make_walker(path.segments)(start)
+
+
+def _paths(e: Any, scope: Scope) -> list[n.Path]:
+    out: list[n.Path] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, n.Path):
+            is_list = (node.anchor == "rel" and len(node.segments) == 1
+                       and node.segments[0] in scope.lists)
+            if not is_list and node.anchor != "rule" and node not in out:
+                out.append(node)
+        elif isinstance(node, (n.Compare, n.StringTest, n.InTest)):
+            visit(node.left)
+            visit(node.right)
+        elif isinstance(node, (n.Matches, n.Glob)):
+            visit(node.left)
+        elif isinstance(node, n.Exists):
+            visit(node.path)
+        elif isinstance(node, n.Call):
+            for arg in node.args:
+                visit(arg)
+
+    visit(e)
+    return out
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

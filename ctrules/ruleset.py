@@ -1,0 +1,417 @@
+"""Pipeline stage 5 — the rule set: compiled rules, ignores and routes behind `evaluate`.
+
+`RuleSet` is built from checked AST files (see `load_rules`): it compiles every rule, ignore and
+route once, and keeps a dispatch cache keyed by (eventSource, eventName) so each event is tested
+only against the rules that can match it. `evaluate` never raises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import orjson
+
+from . import nodes as n
+from .alerts import Alert
+from .compiler import (
+    RULE_KEY,
+    Pred,
+    Scope,
+    Tri,
+    compile_expr,
+    dispatch_approximation,
+)
+from .diagnostics import Diagnostic, RuleSetError
+from .templates import parse_template
+from .values import MISSING, expand, make_walker
+
+log = logging.getLogger("ctrules")
+
+DEFAULT_DESTINATION = "default"
+_DISPATCH_CACHE_LIMIT = 65536
+EXPIRED_IGNORE = "CTR017"
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What the rest of the pipeline may know about a rule (never its compiled closures)."""
+
+    name: str
+    severity: str
+    description: str
+    tags: tuple[str, ...]
+    enabled: bool
+    group_by: tuple[str, ...] | None
+    span: n.Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule: str
+    example: str
+    expected_match: bool
+    matched: bool
+    span: n.Span | None
+    expected_routes: tuple[str, ...] | None = None
+    routes: tuple[str, ...] | None = None
+
+    @property
+    def passed(self) -> bool:
+        if self.matched != self.expected_match:
+            return False
+        if self.expected_routes is not None:
+            return set(self.expected_routes) == set(self.routes or ())
+        return True
+
+
+Renderer = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass
+class _Rule:
+    info: RuleInfo
+    decl: n.RuleDecl
+    pred: Pred
+    approx: Tri
+    summary: Renderer
+    group_key: Callable[[Mapping[str, Any]], tuple[str, ...]]
+    ignores: tuple[_Ignore, ...] = ()
+
+
+@dataclass
+class _Ignore:
+    name: str
+    decl: n.IgnoreDecl
+    pred: Pred
+
+
+@dataclass
+class _Route:
+    name: str
+    decl: n.RouteDecl
+    pred: Pred
+
+
+class RuleSet:
+    """A compiled, immutable rule set. Build it with `ctrules.load_rules`."""
+
+    def __init__(self, files: Sequence[n.RuleFile], today: dt.date | None = None):
+        lists: dict[str, n.ListLit] = {}
+        macros: dict[str, n.MacroDecl] = {}
+        rules: list[n.RuleDecl] = []
+        ignores: list[n.IgnoreDecl] = []
+        routes: list[n.RouteDecl] = []
+        for f in files:
+            for d in f.decls:
+                if isinstance(d, n.ListDecl):
+                    lists[d.name] = d.items
+                elif isinstance(d, n.MacroDecl):
+                    macros[d.name] = d
+                elif isinstance(d, n.RuleDecl):
+                    rules.append(d)
+                elif isinstance(d, n.IgnoreDecl):
+                    ignores.append(d)
+                elif isinstance(d, n.RouteDecl):
+                    routes.append(d)
+        self.files = tuple(files)
+        self.scope = Scope(lists, macros)
+        route_scope = Scope(lists, macros, in_route=True)
+        today = today or dt.date.today()
+        self.expired_ignores: tuple[str, ...] = tuple(
+            i.name for i in ignores if _expired(i, today))
+        self._ignores = [
+            _Ignore(i.name, i, compile_expr(i.when, self.scope))
+            for i in ignores if i.when is not None and i.name not in self.expired_ignores
+        ]
+        self._routes = [
+            _Route(r.name, r, compile_expr(r.when, route_scope)) for r in routes if r.when is not None
+        ]
+        self._rules: list[_Rule] = []
+        for decl in rules:
+            if decl.when is None:
+                continue
+            self._rules.append(self._compile_rule(decl))
+        self._by_name = {r.info.name: r for r in self._rules}
+        self._enabled = tuple(r for r in self._rules if r.info.enabled)
+        self._dispatch: dict[tuple[Any, Any], tuple[_Rule, ...]] = {}
+
+    def _compile_rule(self, decl: n.RuleDecl) -> _Rule:
+        assert decl.when is not None
+        info = RuleInfo(
+            name=decl.name,
+            severity=decl.severity,
+            description=decl.description.value if decl.description else "",
+            tags=decl.tags,
+            enabled=decl.enabled,
+            group_by=tuple(_dotted(p) for p in decl.group_by) if decl.group_by else None,
+            span=decl.span,
+        )
+        filename = decl.span.file if decl.span else "<rules>"
+        summary = _compile_template(decl.summary, filename, decl.name)
+        ignores = tuple(
+            i for i in self._ignores if i.decl.rules is None or decl.name in i.decl.rules)
+        return _Rule(
+            info=info,
+            decl=decl,
+            pred=compile_expr(decl.when, self.scope),
+            approx=dispatch_approximation(decl.when, self.scope),
+            summary=summary,
+            group_key=_compile_group_key(decl),
+            ignores=ignores,
+        )
+
+    # ---- evaluation ----------------------------------------------------------------------
+
+    def evaluate(self, event: Any) -> list[Alert]:
+        """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
+        with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
+        record = event if type(event) is dict else _as_record(event)
+        alerts: list[Alert] = []
+        ignore_results: dict[str, bool] = {}
+        for rule in self._candidates(record):
+            try:
+                hit = rule.pred(record, record)
+            except Exception:  # evaluating never raises; a crash here is our bug, so say so
+                log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
+                continue
+            if hit:
+                alerts.append(self._alert(rule, record, ignore_results))
+        return alerts
+
+    def _candidates(self, record: dict[str, Any]) -> tuple[_Rule, ...]:
+        source = record.get("eventSource", MISSING)
+        name = record.get("eventName", MISSING)
+        if not ((source is MISSING or type(source) is str) and (name is MISSING or type(name) is str)):
+            return self._enabled
+        key = (source, name)
+        found = self._dispatch.get(key)
+        if found is None:
+            probe = {k: v for k, v in (("eventSource", source), ("eventName", name)) if v is not MISSING}
+            found = tuple(r for r in self._enabled if r.approx(probe) is not False)
+            if len(self._dispatch) >= _DISPATCH_CACHE_LIMIT:
+                self._dispatch.clear()
+            self._dispatch[key] = found
+        return found
+
+    def _alert(self, rule: _Rule, record: dict[str, Any], memo: dict[str, bool]) -> Alert:
+        fired = []
+        for ignore in rule.ignores:
+            hit = memo.get(ignore.name)
+            if hit is None:
+                try:
+                    hit = ignore.pred(record, record)
+                except Exception:
+                    log.exception("ignore %s crashed", ignore.name)
+                    hit = False
+                memo[ignore.name] = hit
+            if hit:
+                fired.append(ignore.name)
+        return Alert(
+            rule=rule.info.name,
+            severity=rule.info.severity,
+            summary=rule.summary(record),
+            event=record,
+            ignored_by=tuple(fired),
+            tags=rule.info.tags,
+            description=rule.info.description,
+            group_key=rule.group_key(record),
+        )
+
+    def candidates_for(self, event: Any) -> tuple[str, ...]:
+        """The names of the rules the dispatch index tests `event` against (for explain/bench)."""
+        record = event if type(event) is dict else _as_record(event)
+        return tuple(r.info.name for r in self._candidates(record))
+
+    # ---- routing -------------------------------------------------------------------------
+
+    def destinations(self, alert: Alert) -> tuple[str, ...]:
+        """Every route whose `when` holds gets the alert; none → the default destination."""
+        rule = self._by_name.get(alert.rule)
+        context = dict(alert.event) if isinstance(alert.event, Mapping) else {}
+        context[RULE_KEY] = {
+            "name": alert.rule,
+            "severity": alert.severity,
+            "tags": list(rule.info.tags if rule else alert.tags),
+        }
+        out: list[str] = []
+        for route in self._routes:
+            try:
+                hit = route.pred(context, context)
+            except Exception:
+                log.exception("route %s crashed", route.name)
+                continue
+            if hit:
+                out.extend(t for t in route.decl.to if t not in out)
+        return tuple(out) if out else (DEFAULT_DESTINATION,)
+
+    # ---- introspection -------------------------------------------------------------------
+
+    @property
+    def rules(self) -> tuple[RuleInfo, ...]:
+        return tuple(r.info for r in self._rules)
+
+    def rule(self, name: str) -> RuleInfo:
+        return self._by_name[name].info
+
+    @property
+    def ignore_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self._ignores)
+
+    @property
+    def route_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self._routes)
+
+    def rule_decl(self, name: str) -> n.RuleDecl:
+        return self._by_name[name].decl
+
+    def run_examples(self) -> list[ExampleResult]:
+        """Every `example` against its rule's `when` alone (ignores and `enabled` don't apply)."""
+        results = []
+        for rule in self._rules:
+            for ex in rule.decl.examples:
+                record = ex.event if isinstance(ex.event, dict) else {}
+                matched = bool(rule.pred(record, record))
+                routes = None
+                if ex.routes is not None:
+                    alert = self._alert(rule, record, {})
+                    routes = self.destinations(alert)
+                results.append(ExampleResult(
+                    rule.info.name, ex.name, ex.expect_match, matched, ex.span, ex.routes, routes))
+        return results
+
+    def why(self, alert: Alert) -> list[str]:
+        """Short lines saying which clauses decided that `alert`'s rule matched."""
+        from .explain import explain_rule
+
+        rule = self._by_name.get(alert.rule)
+        if rule is None:
+            return []
+        trace = explain_rule(rule.decl, self.scope, dict(alert.event))
+        return trace.deciding_lines()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _as_record(event: Any) -> dict[str, Any]:
+    # A JSON value that is not an object is a record in which every path is missing.
+    if isinstance(event, Mapping):
+        return dict(event)
+    return {}
+
+
+def _expired(ignore: n.IgnoreDecl, today: dt.date) -> bool:
+    if ignore.expires is None:
+        return False
+    try:
+        return dt.date.fromisoformat(ignore.expires.value) < today
+    except ValueError:
+        return False
+
+
+def _dotted(path: n.Path) -> str:
+    prefix = "event." if path.anchor == "event" else ""
+    return prefix + ".".join(str(s) for s in path.segments)
+
+
+def render_value(reached: Any) -> str:
+    """Template rendering of what a path reached: `-` for missing/null, strings as they are,
+    anything else as compact JSON; several values joined with `, `."""
+    return ", ".join(_render_one(v) for v in expand(reached))
+
+
+def _render_one(value: Any) -> str:
+    if value is None:
+        return "-"
+    if type(value) is str:
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
+
+
+def _compile_template(text: n.Text | None, filename: str, rule_name: str) -> Renderer:
+    if text is None:
+        default = f"{rule_name}: " + "{eventName} by {userIdentity.arn} in {recipientAccountId}"
+        text = n.Text(default)
+    template, problems = parse_template(text, filename)
+    if problems:
+        raise RuleSetError(problems)
+    parts: list[str | Callable[[Any], Any]] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            parts.append(part)
+        else:
+            parts.append(make_walker(part.segments))
+
+    def render(record: Mapping[str, Any]) -> str:
+        return "".join(p if isinstance(p, str) else render_value(p(record)) for p in parts)
+
+    return render
+
+
+_PRINCIPAL = make_walker(("userIdentity", "arn"))
+_PRINCIPAL_ID = make_walker(("userIdentity", "principalId"))
+_EVENT_NAME = make_walker(("eventName",))
+_ACCOUNT = make_walker(("recipientAccountId",))
+
+
+def _compile_group_key(decl: n.RuleDecl) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    name = decl.name
+    if decl.group_by:
+        walkers = [make_walker(p.segments) for p in decl.group_by]
+        return lambda rec: (name, *(render_value(w(rec)) for w in walkers))
+
+    def default_key(rec: Mapping[str, Any]) -> tuple[str, ...]:
+        principal = _PRINCIPAL(rec)
+        if principal is MISSING or principal is None:
+            principal = _PRINCIPAL_ID(rec)
+        return (name, render_value(principal), render_value(_EVENT_NAME(rec)),
+                render_value(_ACCOUNT(rec)))
+
+    return default_key
+
+
+def blocking(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Errors that stop a rule set from loading. An expired ignore fails `check` (so CI makes
+    someone decide) but does not stop production alerting: at run time it simply stops
+    applying, which fails open — alerts flow again."""
+    return [d for d in diagnostics if d.is_error and d.code != EXPIRED_IGNORE]
+
+
+def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
+    """Check and compile a rule set (a .ctr file, a directory searched recursively, or several).
+    Raises RuleSetError with every diagnostic when the rule set has errors: never half-loads."""
+    from .checks import check_sources, load_sources
+
+    paths = [path] if isinstance(path, (str, FsPath)) else list(path)
+    files, diagnostics = check_sources(load_sources(paths))
+    errors = blocking(diagnostics)
+    if errors:
+        raise RuleSetError(errors)
+    for d in diagnostics:
+        if d.code == EXPIRED_IGNORE:
+            log.warning("%s: %s (the ignore no longer applies)", d.span, d.message)
+    return RuleSet(files)
+
+
+def default_rules_path() -> FsPath:
+    """Where the shipped default pack is installed (package data of ctrules.rules)."""
+    from importlib import resources
+
+    return FsPath(str(resources.files("ctrules.rules")))
+
+
+def default_rule_files() -> list[FsPath]:
+    """The default pack: the top-level .ctr files (rules/compat/ is the parity set, opt-in)."""
+    return sorted(default_rules_path().glob("*.ctr"))
+
+
+def load_default_rules() -> RuleSet:
+    return load_rules(default_rule_files())
