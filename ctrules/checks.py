@@ -1,0 +1,1228 @@
+"""Pipeline stage 3 — the checker: parsed rule files → every finding about the rule set.
+
+`.ctr text → parser → nodes → **checks** → compiler → RuleSet`.
+
+`check_sources` parses each file (a syntax error in one file is a CTR001 finding and the others are
+still checked), then looks at the whole rule set at once: names are one namespace across files,
+macros are expanded where they are used, and every finding is collected (nothing stops at the
+first). `ctrules check` prints the findings; `ctrules.load_rules` refuses a rule set that has any
+error, so the compiler only ever sees rule sets this module has passed.
+
+Every code lives in `CODES` (code → name, severity, one-line doc) and is documented with an example
+and its fix in docs/diagnostics.md. Codes never change meaning; new checks get new codes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib
+import importlib.util
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path as FsPath
+from typing import Any, Literal
+
+import re2
+
+from . import nodes as n
+from .diagnostics import Diagnostic, Level, sort_key
+from .parser import CtrSyntaxError, parse
+from .templates import parse_template
+
+# ---- the code table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    name: str
+    severity: Level
+    doc: str
+
+
+CODES: Mapping[str, CodeInfo] = {
+    # reported by the parser (ctrules/parser.py)
+    "CTR001": CodeInfo("syntax-error", "error", "The text is not valid .ctr (or not UTF-8)."),
+    "CTR003": CodeInfo("duplicate-property", "error", "A property is given twice in one block."),
+    "CTR004": CodeInfo("missing-property", "error",
+                       "A rule/ignore/route has no `when`, an ignore no `reason`, a route no "
+                       "`to`."),
+    "CTR006": CodeInfo("invalid-value", "error",
+                       "A property or operand has a value it cannot take (e.g. unknown severity)."),
+    "CTR012": CodeInfo("unknown-function", "error",
+                       "A call to a function that does not exist (only lower, upper, len, cidr)."),
+    "CTR013": CodeInfo("bad-call", "error", "A function called with the wrong arguments."),
+    # reported here
+    "CTR002": CodeInfo("duplicate-name", "error",
+                       "A name is declared twice in the rule set (all files share one namespace)."),
+    "CTR005": CodeInfo("reserved-name", "error",
+                       "A list or macro is named like a top-level CloudTrail field."),
+    "CTR007": CodeInfo("it-outside-quantifier", "error",
+                       "`it` is used outside any/all, where there is no current element."),
+    "CTR008": CodeInfo("rule-field-outside-route", "error",
+                       "`rule.…` is used outside a route `when` (it describes the alert's rule)."),
+    "CTR009": CodeInfo("unknown-rule-field", "error",
+                       "A route uses `rule.X` other than rule.name, rule.severity, rule.tags."),
+    "CTR010": CodeInfo("undefined-name", "error",
+                       "A bare-name condition that is not a macro, or an unknown rule in `rules`."),
+    "CTR011": CodeInfo("recursive-macro", "error", "Macros refer to each other in a cycle."),
+    "CTR014": CodeInfo("invalid-regex", "error", "A `matches` pattern that RE2 rejects."),
+    "CTR015": CodeInfo("invalid-cidr", "error", "A cidr(...) argument that is not a network."),
+    "CTR016": CodeInfo("invalid-template", "error",
+                       "A summary placeholder that is not a field path, or a lone/empty brace."),
+    "CTR017": CodeInfo("expired-ignore", "error", "An ignore whose `expires` date has passed."),
+    "CTR018": CodeInfo("invalid-date", "error", "`expires` is not an ISO date YYYY-MM-DD."),
+    "CTR019": CodeInfo("wrong-kind-of-name", "error",
+                       "A name is used as the wrong kind: a list as a condition, a macro as a "
+                       "list or value, a non-rule in an ignore's `rules`."),
+    "CTR020": CodeInfo("invalid-group-by", "error",
+                       "A group_by entry that is not a path of the event."),
+    "CTR101": CodeInfo("type-mismatch", "warning",
+                       "A known field or function result compared with a literal of another "
+                       "type (always false)."),
+    "CTR102": CodeInfo("quoted-path", "warning",
+                       "A string literal that looks like a field path on the right of a "
+                       "comparison."),
+    "CTR103": CodeInfo("unowned-ignore", "warning", "An ignore without an `owner`."),
+    "CTR104": CodeInfo("missing-examples", "warning",
+                       "A rule without at least one `match` and one `no match` example."),
+    "CTR105": CodeInfo("never-matches", "warning", "A `when` that can never be true."),
+    "CTR106": CodeInfo("always-matches", "warning",
+                       "A rule or ignore `when` that is true for every event."),
+    "CTR107": CodeInfo("unknown-event-name", "warning",
+                       "(ctrules.checks_cloudtrail) an eventName/eventSource no service emits."),
+    "CTR108": CodeInfo("event-source-mismatch", "warning",
+                       "(ctrules.checks_cloudtrail) an eventName that its rule's eventSource "
+                       "does not emit."),
+    "CTR109": CodeInfo("undeclared-list", "warning",
+                       "`in NAME` where NAME is no declared list (it is read as a field)."),
+    "CTR110": CodeInfo("self-comparison", "warning", "A comparison of a value with itself."),
+    "CTR111": CodeInfo("unknown-rule-name", "warning",
+                       "A route compares rule.name with a name no rule has."),
+}
+
+TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
+    "eventVersion userIdentity eventTime eventSource eventName awsRegion sourceIPAddress "
+    "userAgent errorCode errorMessage requestParameters responseElements additionalEventData "
+    "requestID eventID readOnly resources eventType apiVersion managementEvent "
+    "recipientAccountId serviceEventDetails sharedEventID vpcEndpointId vpcEndpointAccountId "
+    "eventCategory addendum sessionCredentialFromConsole edgeDeviceDetails tlsDetails "
+    "insightDetails".split()
+)
+
+RULE_FIELDS: frozenset[str] = frozenset({"name", "severity", "tags"})
+
+ExtraCheck = Callable[[list[n.RuleFile]], list[Diagnostic]]
+EXTRA_CHECKS: list[ExtraCheck] = []
+"""Further checks run after the built-in ones (each gets every parsed file). The CloudTrail
+catalog checks in `ctrules.checks_cloudtrail` are added automatically when that module exists."""
+
+_CLOUDTRAIL_CHECKS = "ctrules.checks_cloudtrail"
+
+
+def _extra_checks() -> list[ExtraCheck]:
+    checks = list(EXTRA_CHECKS)
+    # Only a missing module is skipped; a module that exists but fails to import is a bug that
+    # must surface, so this does not catch ImportError around the import itself.
+    if importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
+        module = importlib.import_module(_CLOUDTRAIL_CHECKS)
+        found = getattr(module, "cloudtrail_findings", None)
+        if callable(found):
+            checks.append(found)
+    return checks
+
+
+# ---- public API ----------------------------------------------------------------------------
+
+
+def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
+    """Read rule files: `(filename, text)` pairs, directories searched recursively for `*.ctr`.
+
+    Raises FileNotFoundError for a path that does not exist. Bytes that are not UTF-8 are kept as
+    surrogate escapes so that `check_sources` reports them (CTR001) with a position.
+    """
+    out: list[tuple[str, str]] = []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_dir():
+            files = sorted((p for p in path.rglob("*.ctr") if p.is_file()),
+                           key=lambda p: p.relative_to(path).as_posix())
+        elif path.exists():
+            files = [path]
+        else:
+            raise FileNotFoundError(f"no such file or directory: {raw}")
+        for file in files:
+            out.append((str(file), file.read_bytes().decode("utf-8", "surrogateescape")))
+    return out
+
+
+def check_sources(
+    sources: Sequence[tuple[str, str]], today: date | None = None
+) -> tuple[list[n.RuleFile], list[Diagnostic]]:
+    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted."""
+    files: list[n.RuleFile] = []
+    diagnostics: list[Diagnostic] = []
+    texts: dict[str, str] = {}
+    broken_names: set[str] = set()
+    for filename, text in sources:
+        texts[filename] = text
+        bad = _non_utf8(filename, text)
+        if bad is not None:
+            diagnostics.append(bad)
+            broken_names.update(_declared_names_guess(text))
+            continue
+        try:
+            result = parse(text, filename)
+        except CtrSyntaxError as err:
+            diagnostics.append(err.diagnostic)
+            broken_names.update(_declared_names_guess(text))
+            continue
+        files.append(result.file)
+        diagnostics.extend(result.diagnostics)
+    checker = _Checker(files, texts, today or datetime.now(UTC).date(), broken_names)
+    diagnostics.extend(checker.run())
+    for extra in _extra_checks():
+        diagnostics.extend(extra(files))
+    return files, _sorted_unique(diagnostics)
+
+
+def check_paths(
+    paths: Sequence[str | FsPath], today: date | None = None
+) -> tuple[list[n.RuleFile], list[Diagnostic]]:
+    """`load_sources` then `check_sources`."""
+    return check_sources(load_sources(paths), today)
+
+
+def _sorted_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, str, int, int, str]] = set()
+    out: list[Diagnostic] = []
+    for d in sorted(diagnostics, key=sort_key):
+        key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _diag(code: str, span: n.Span, message: str, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, CODES[code].severity, message, span, hint)
+
+
+def _non_utf8(filename: str, text: str) -> Diagnostic | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        line = text.count("\n", 0, err.start) + 1
+        col = err.start - (text.rfind("\n", 0, err.start) + 1) + 1
+        span = n.Span(filename, line, col, line, col + 1, err.start, err.start + 1)
+        return _diag("CTR001", span, "the file is not valid UTF-8", "save the file as UTF-8")
+    return None
+
+
+_DECL_GUESS = re.compile(r"^\s*(?:list|macro|rule|ignore|route)\s+([A-Za-z_][A-Za-z0-9_]*)",
+                         re.MULTILINE)
+
+
+def _declared_names_guess(text: str) -> set[str]:
+    """Names a file that failed to parse probably declares, so that other files' uses of them
+    are not reported as undefined on top of the syntax error."""
+    return set(_DECL_GUESS.findall(text))
+
+
+# ---- field types ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ty:
+    kind: Literal["str", "bool", "num", "obj", "arr"]
+    fields: Mapping[str, _Ty] | None = None  # obj: known keys; None = keys vary (no findings)
+    elem: _Ty | None = None  # arr
+
+
+_STR = _Ty("str")
+_BOOL = _Ty("bool")
+_NUM = _Ty("num")
+_ANYOBJ = _Ty("obj")
+
+
+def _obj(**fields: _Ty) -> _Ty:
+    return _Ty("obj", fields)
+
+
+_ISSUER = _obj(type=_STR, principalId=_STR, arn=_STR, accountId=_STR, userName=_STR)
+_USER_IDENTITY = _obj(
+    type=_STR, principalId=_STR, arn=_STR, accountId=_STR, accessKeyId=_STR, userName=_STR,
+    invokedBy=_STR, identityProvider=_STR, credentialId=_STR,
+    onBehalfOf=_obj(userId=_STR, identityStoreArn=_STR),
+    sessionContext=_obj(
+        sourceIdentity=_STR, ec2RoleDelivery=_STR, sessionIssuer=_ISSUER,
+        # CloudTrail writes these two as strings ("true"/"false", an ISO time).
+        attributes=_obj(creationDate=_STR, mfaAuthenticated=_STR),
+        webIdFederationData=_obj(federatedProvider=_STR, attributes=_ANYOBJ),
+    ),
+)
+
+# The documented shape of a CloudTrail record. Objects whose keys vary by API (requestParameters,
+# responseElements, ...) have no field list, so nothing under them is second-guessed.
+EVENT_TYPE: _Ty = _obj(
+    eventVersion=_STR, userIdentity=_USER_IDENTITY, eventTime=_STR, eventSource=_STR,
+    eventName=_STR, awsRegion=_STR, sourceIPAddress=_STR, userAgent=_STR, errorCode=_STR,
+    errorMessage=_STR, requestID=_STR, eventID=_STR, readOnly=_BOOL, eventType=_STR,
+    apiVersion=_STR, managementEvent=_BOOL, recipientAccountId=_STR, sharedEventID=_STR,
+    vpcEndpointId=_STR, vpcEndpointAccountId=_STR, eventCategory=_STR,
+    sessionCredentialFromConsole=_STR,
+    resources=_Ty("arr", elem=_obj(ARN=_STR, accountId=_STR, type=_STR)),
+    addendum=_obj(reason=_STR, updatedFields=_STR, originalRequestID=_STR, originalEventID=_STR),
+    tlsDetails=_obj(tlsVersion=_STR, cipherSuite=_STR, clientProvidedHostHeader=_STR),
+    requestParameters=_ANYOBJ, responseElements=_ANYOBJ, additionalEventData=_ANYOBJ,
+    serviceEventDetails=_ANYOBJ, edgeDeviceDetails=_ANYOBJ, insightDetails=_ANYOBJ,
+)
+
+_RULE_TYPES: Mapping[str, _Ty] = {"name": _STR, "severity": _STR, "tags": _STR}
+
+_KIND_NAMES = {"str": "a string", "bool": "a boolean", "num": "a number", "obj": "an object",
+               "arr": "an array", "null": "null", "list": "a list"}
+
+
+def _step(ty: _Ty, seg: str | int) -> tuple[_Ty | None, bool]:
+    """One path segment; returns the type reached and whether an array was crossed."""
+    crossed = False
+    if ty.kind == "arr" and ty.elem is not None:
+        crossed = True
+        if isinstance(seg, int):
+            return ty.elem, True
+        ty = ty.elem
+    if ty.kind == "obj" and ty.fields is not None and isinstance(seg, str):
+        return ty.fields.get(seg), crossed
+    return None, crossed
+
+
+def _resolve(start: _Ty | None, segments: Sequence[str | int]) -> tuple[_Ty | None, bool]:
+    """The type of the values a path reaches (arrays at the end expanded) and whether the path
+    can reach several values."""
+    ty = start
+    multi = False
+    for seg in segments:
+        if ty is None:
+            return None, multi
+        ty, crossed = _step(ty, seg)
+        multi = multi or crossed
+    while ty is not None and ty.kind == "arr":
+        multi = True
+        ty = ty.elem
+    return ty, multi
+
+
+def _literal_kind(value: n.Value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "num"
+    if isinstance(value, str):
+        return "str"
+    return "list"
+
+
+def _value_key(value: n.Value) -> Any:
+    """A hashable key with `==` semantics of the language (1 == 1.0, true != 1)."""
+    kind = _literal_kind(value)
+    if kind == "list":
+        assert isinstance(value, tuple)
+        return ("list", tuple(_value_key(v) for v in value))
+    return (kind, value)
+
+
+def _render(value: n.Value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    return repr(value)
+
+
+_FIELD_PATH_RE = re.compile(
+    r"(?:event\.)?(?:" + "|".join(sorted(TOP_LEVEL_FIELDS)) + r")(?:\.[A-Za-z0-9_]+)+\Z"
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IT_DOT = re.compile(r"it\s*\.")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_ASCII_UPPER = re.compile(r"[A-Z]")
+_ASCII_LOWER = re.compile(r"[a-z]")
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the finding carries RE2's message; don't also log it
+
+
+# ---- the checker -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    where: Literal["rule", "ignore", "route", "macro", "list"]
+    decl: str
+    depth: int = 0  # any/all nesting
+    elem: _Ty | None = EVENT_TYPE  # the type of the current element (the record at depth 0)
+
+
+@dataclass
+class _MacroFacts:
+    refs: list[n.MacroRef] = field(default_factory=list)
+    it_use: n.Span | None = None  # `it` outside any/all in the body
+    rule_use: n.Span | None = None  # `rule.…` in the body
+
+
+_Decl = n.ListDecl | n.MacroDecl | n.RuleDecl | n.IgnoreDecl | n.RouteDecl
+_KIND_OF = {n.ListDecl: "list", n.MacroDecl: "macro", n.RuleDecl: "rule",
+            n.IgnoreDecl: "ignore", n.RouteDecl: "route"}
+
+
+class _Checker:
+    def __init__(self, files: list[n.RuleFile], texts: Mapping[str, str], today: date,
+                 broken_names: set[str]):
+        self.files = files
+        self.texts = texts
+        self.today = today
+        self.broken_names = broken_names
+        self.out: list[Diagnostic] = []
+        self.decls: dict[str, tuple[_Decl, n.Span]] = {}
+        self.lists: dict[str, n.ListDecl] = {}
+        self.macros: dict[str, n.MacroDecl] = {}
+        self.rules: dict[str, n.RuleDecl] = {}
+        self.facts: dict[str, _MacroFacts] = {}
+        self._line_starts: dict[str, list[int]] = {}
+        self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
+
+    def emit(self, code: str, span: n.Span | None, message: str, hint: str | None = None,
+             fallback: n.Span | None = None) -> None:
+        where = span or fallback
+        if where is None:
+            where = n.Span("<unknown>", 1, 1, 1, 1)
+        self.out.append(_diag(code, where, message, hint))
+
+    # ---- source positions ----
+    def src(self, span: n.Span | None) -> str | None:
+        if span is None or span.end <= span.start:
+            return None
+        text = self.texts.get(span.file)
+        return text[span.start:span.end] if text is not None else None
+
+    def _pos(self, file: str, offset: int) -> tuple[int, int]:
+        starts = self._line_starts.get(file)
+        if starts is None:
+            text = self.texts.get(file, "")
+            starts = [0] + [m.end() for m in re.finditer("\n", text)]
+            self._line_starts[file] = starts
+        i = bisect.bisect_right(starts, offset) - 1
+        return i + 1, offset - starts[i] + 1
+
+    def name_span(self, decl: _Decl) -> n.Span | None:
+        """The span of a declaration's name (the AST only keeps the whole declaration's)."""
+        span = decl.span
+        if span is None:
+            return None
+        text = self.texts.get(span.file)
+        if text is None:
+            return span
+        i = span.start + len(_KIND_OF[type(decl)])
+        while i < len(text):
+            if text[i].isspace():
+                i += 1
+            elif text[i] == "#":
+                j = text.find("\n", i)
+                i = len(text) if j < 0 else j
+            else:
+                break
+        if not text.startswith(decl.name, i):
+            return span
+        end = i + len(decl.name)
+        line, col = self._pos(span.file, i)
+        return n.Span(span.file, line, col, line, col + len(decl.name), i, end)
+
+    def written_plain(self, path: n.Path) -> bool:
+        text = self.src(path.span)
+        return text is None or _PLAIN_NAME.match(text) is not None
+
+    def written_with_it(self, path: n.Path) -> bool:
+        text = self.src(path.span)
+        return text is not None and _IT_DOT.match(text) is not None
+
+    # ---- driver ----
+    def run(self) -> list[Diagnostic]:
+        self.collect_names()
+        for name, macro in self.macros.items():
+            self.facts[name] = self.macro_facts(macro)
+        self.check_cycles()
+        for file in self.files:
+            for decl in file.decls:
+                if isinstance(decl, n.MacroDecl):
+                    self.walk(decl.expr, _Ctx("macro", decl.name))
+                elif isinstance(decl, n.RuleDecl):
+                    self.check_rule(decl)
+                elif isinstance(decl, n.IgnoreDecl):
+                    self.check_ignore(decl)
+                elif isinstance(decl, n.RouteDecl):
+                    self.check_route(decl)
+        return self.out
+
+    def collect_names(self) -> None:
+        for file in self.files:
+            for decl in file.decls:
+                span = self.name_span(decl)
+                kind = _KIND_OF[type(decl)]
+                first = self.decls.get(decl.name)
+                if first is not None:
+                    first_decl, first_span = first
+                    self.emit("CTR002", span,
+                              f"{kind} {decl.name!r} is already declared "
+                              f"(as {_KIND_OF[type(first_decl)]} at {first_span})",
+                              f"rename one of them; the first is at {first_span}")
+                    continue
+                self.decls[decl.name] = (decl, span or n.Span(file.path, 1, 1, 1, 1))
+                if isinstance(decl, (n.ListDecl, n.MacroDecl)) and decl.name in TOP_LEVEL_FIELDS:
+                    self.emit("CTR005", span,
+                              f"{kind} {decl.name!r} has the name of a CloudTrail field",
+                              f"rename it, e.g. {decl.name}_{'values' if kind == 'list' else 'x'}")
+                if isinstance(decl, n.ListDecl):
+                    self.lists[decl.name] = decl
+                elif isinstance(decl, n.MacroDecl):
+                    self.macros[decl.name] = decl
+                elif isinstance(decl, n.RuleDecl):
+                    self.rules[decl.name] = decl
+
+    # ---- macros ----
+    def macro_facts(self, macro: n.MacroDecl) -> _MacroFacts:
+        facts = _MacroFacts()
+
+        def visit(e: Any, depth: int) -> None:
+            if isinstance(e, n.MacroRef):
+                facts.refs.append(e)
+            elif isinstance(e, n.Quantifier):
+                visit(e.path, depth)
+                visit(e.body, depth + 1)
+            elif isinstance(e, n.Path):
+                if depth == 0 and (e.anchor == "it" or self.written_with_it(e)):
+                    facts.it_use = facts.it_use or e.span
+                if e.anchor == "rule":
+                    facts.rule_use = facts.rule_use or e.span
+            else:
+                for child in _children(e):
+                    visit(child, depth)
+
+        visit(macro.expr, 0)
+        return facts
+
+    def transitive(self, name: str, stack: tuple[str, ...] = ()) -> tuple[n.Span | None,
+                                                                         n.Span | None]:
+        """(an `it` use at depth 0, a `rule.` use) in the macro or the macros it uses."""
+        if name in self._trans:
+            return self._trans[name]
+        facts = self.facts.get(name)
+        if facts is None or name in stack:
+            return None, None
+        it_use, rule_use = facts.it_use, facts.rule_use
+        for ref in facts.refs:
+            sub_it, sub_rule = self.transitive(ref.name, (*stack, name))
+            it_use = it_use or sub_it
+            rule_use = rule_use or sub_rule
+        self._trans[name] = (it_use, rule_use)
+        return it_use, rule_use
+
+    def check_cycles(self) -> None:
+        graph = {name: [r.name for r in f.refs if r.name in self.macros]
+                 for name, f in self.facts.items()}
+        state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+        stack: list[str] = []
+        reported: set[frozenset[str]] = set()
+
+        def dfs(name: str) -> None:
+            state[name] = 1
+            stack.append(name)
+            for target in graph[name]:
+                if state.get(target) == 1:
+                    cycle = stack[stack.index(target):]
+                    if frozenset(cycle) not in reported:
+                        reported.add(frozenset(cycle))
+                        self.report_cycle(cycle)
+                elif target not in state:
+                    dfs(target)
+            stack.pop()
+            state[name] = 2
+
+        for name in self.macros:
+            if name not in state:
+                dfs(name)
+
+    def report_cycle(self, cycle: list[str]) -> None:
+        """One finding per cycle, at the reference made by its first-declared macro."""
+        positions = {name: i for i, name in enumerate(self.macros)}
+        start = min(range(len(cycle)), key=lambda i: positions[cycle[i]])
+        rotated = cycle[start:] + cycle[:start]
+        made_in, target = rotated[0], rotated[1 % len(rotated)]
+        ref_span = next((r.span for r in self.facts[made_in].refs if r.name == target), None)
+        path = " -> ".join([*rotated, rotated[0]])
+        self.emit("CTR011", ref_span, f"recursive macro: {path}",
+                  "a macro may use other macros, but never itself, directly or through others",
+                  fallback=self.macros[made_in].span)
+
+    # ---- declarations ----
+    def check_rule(self, rule: n.RuleDecl) -> None:
+        ctx = _Ctx("rule", rule.name)
+        if rule.when is not None:
+            self.walk(rule.when, ctx)
+            self.check_constant(rule.when, f"rule {rule.name}", report_true=True)
+        if rule.summary is not None:
+            self.check_template(rule.summary, rule)
+        for gpath in rule.group_by or ():
+            if gpath.anchor == "rule":
+                self.emit("CTR020", gpath.span, "group_by takes paths of the event, not rule.…",
+                          "alerts are grouped per rule already; name event fields here")
+            elif gpath.anchor == "it" or self.written_with_it(gpath):
+                self.emit("CTR020", gpath.span, "`it` means nothing in group_by",
+                          "name a field of the event, e.g. userIdentity.arn")
+        has_match = any(e.expect_match for e in rule.examples)
+        has_no_match = any(not e.expect_match for e in rule.examples)
+        if not (has_match and has_no_match):
+            missing = " and ".join(
+                w for w, ok in (("`match`", has_match), ("`no match`", has_no_match)) if not ok)
+            self.emit("CTR104", self.name_span(rule),
+                      f"rule {rule.name} has no {missing} example",
+                      'add `example "..." match {...}` and `example "..." no match {...}` — '
+                      "`ctrules test` runs them")
+
+    def check_template(self, text: n.Text, rule: n.RuleDecl) -> None:
+        filename = text.span.file if text.span else (rule.span.file if rule.span else "<string>")
+        template, problems = parse_template(text, filename)
+        self.out.extend(problems)
+        for part in template.parts:
+            if isinstance(part, n.Path):
+                if part.anchor == "rule":
+                    self.emit("CTR016", part.span, "a placeholder names a field of the event",
+                              "rule.… is only for routes; write the rule's text directly",
+                              fallback=text.span)
+                elif part.anchor == "it" or self.written_with_it(part):
+                    self.emit("CTR016", part.span, "`it` means nothing in a summary",
+                              "name a field of the event, e.g. {userIdentity.arn}",
+                              fallback=text.span)
+
+    def check_ignore(self, ignore: n.IgnoreDecl) -> None:
+        name_span = self.name_span(ignore)
+        if ignore.when is not None:
+            self.walk(ignore.when, _Ctx("ignore", ignore.name))
+            self.check_constant(ignore.when, f"ignore {ignore.name}", report_true=True)
+        for i, rule_name in enumerate(ignore.rules or ()):
+            span = ignore.rule_spans[i] if i < len(ignore.rule_spans) else name_span
+            if rule_name in self.rules or rule_name in self.broken_names:
+                continue
+            other = self.decls.get(rule_name)
+            if other is not None:
+                self.emit("CTR019", span,
+                          f"{rule_name!r} is a {_KIND_OF[type(other[0])]}, not a rule",
+                          "`rules` lists the rules this ignore silences", fallback=name_span)
+            else:
+                self.emit("CTR010", span, f"no rule named {rule_name!r}",
+                          _did_you_mean(rule_name, self.rules) or
+                          "`rules` lists the rules this ignore silences", fallback=name_span)
+        if ignore.owner is None:
+            self.emit("CTR103", name_span, f"ignore {ignore.name} has no owner",
+                      'add `owner "team-name"` so someone reviews it')
+        if ignore.expires is not None:
+            raw = ignore.expires.value
+            parsed: date | None = None
+            if _ISO_DATE.match(raw):
+                try:
+                    parsed = date.fromisoformat(raw)
+                except ValueError:
+                    parsed = None
+            if parsed is None:
+                self.emit("CTR018", ignore.expires.span, f"expires {raw!r} is not a date",
+                          'write an ISO date: expires "2027-06-30"', fallback=name_span)
+            elif parsed < self.today:
+                self.emit("CTR017", ignore.expires.span,
+                          f"ignore {ignore.name} expired on {parsed.isoformat()}",
+                          "review it: delete the ignore, or set a new `expires` date",
+                          fallback=name_span)
+
+    def check_route(self, route: n.RouteDecl) -> None:
+        if route.when is not None:
+            self.walk(route.when, _Ctx("route", route.name))
+            # A constant-true route is the usual catch-all ("everything also goes to X").
+            self.check_constant(route.when, f"route {route.name}", report_true=False)
+
+    # ---- expressions ----
+    def walk(self, e: n.Expr, ctx: _Ctx) -> None:
+        if isinstance(e, (n.And, n.Or)):
+            for child in e.operands:
+                self.walk(child, ctx)
+        elif isinstance(e, n.Not):
+            self.walk(e.operand, ctx)
+        elif isinstance(e, n.MacroRef):
+            self.check_macro_ref(e, ctx)
+        elif isinstance(e, n.Quantifier):
+            elem = self.check_path(e.path, ctx)
+            self.walk(e.body, _Ctx(ctx.where, ctx.decl, ctx.depth + 1, elem))
+        elif isinstance(e, n.Compare):
+            self.check_compare(e, ctx)
+        elif isinstance(e, n.InTest):
+            self.check_in(e, ctx)
+        elif isinstance(e, n.StringTest):
+            self.check_string_test(e, ctx)
+        elif isinstance(e, n.Matches):
+            left = self.operand_type(e.left, ctx)
+            self.string_left(left, e.left, "matches", e.span)
+            try:
+                re2.compile(str(e.pattern.value), _RE2_OPTIONS)
+            except re2.error as err:
+                detail = err.args[0] if err.args else err
+                if isinstance(detail, bytes):
+                    detail = detail.decode("utf-8", "replace")
+                self.emit("CTR014", e.pattern.span, f"invalid regex: {detail}",
+                          "RE2 syntax: no backreferences or lookaround; "
+                          'write regexes as raw strings r"..."', fallback=e.span)
+        elif isinstance(e, n.Glob):
+            left = self.operand_type(e.left, ctx)
+            self.string_left(left, e.left, "glob", e.span)
+        elif isinstance(e, n.Exists):
+            self.check_path(e.path, ctx)
+
+    def check_macro_ref(self, e: n.MacroRef, ctx: _Ctx) -> None:
+        if e.name in self.macros:
+            if ctx.where == "macro":
+                return  # judged where the macro is used
+            it_use, rule_use = self.transitive(e.name)
+            if it_use is not None and ctx.depth == 0:
+                self.emit("CTR007", e.span,
+                          f"macro {e.name} uses `it`, which only means something inside any/all",
+                          f"`it` is at {it_use}")
+            if rule_use is not None and ctx.where != "route":
+                self.emit("CTR008", e.span,
+                          f"macro {e.name} uses rule.…, which only routes can use",
+                          f"rule.… is at {rule_use}")
+            return
+        if e.name in self.lists:
+            self.emit("CTR019", e.span, f"{e.name!r} is a list, not a condition",
+                      f"test a field against it: `eventName in {e.name}`")
+            return
+        if e.name in self.decls:
+            kind = _KIND_OF[type(self.decls[e.name][0])]
+            self.emit("CTR019", e.span, f"{e.name!r} is a {kind}, not a condition",
+                      "a bare name as a condition must be a macro")
+            return
+        if e.name in self.broken_names:
+            return
+        if e.name in TOP_LEVEL_FIELDS or not _did_you_mean(e.name, self.macros):
+            example = {"readOnly": "readOnly == true", "managementEvent": "managementEvent == true"}
+            self.emit("CTR010", e.span,
+                      f"{e.name!r} is not a macro; a bare name is not a condition",
+                      "there is no truthiness: compare it, e.g. "
+                      f"`{example.get(e.name, 'readOnly == true')}` or `{e.name} exists`")
+        else:
+            self.emit("CTR010", e.span, f"no macro named {e.name!r}",
+                      _did_you_mean(e.name, self.macros))
+
+    def check_path(self, p: n.Path, ctx: _Ctx) -> _Ty | None:
+        """Anchor rules for one path; returns the type of what it reaches when known."""
+        if p.anchor == "it" or (ctx.depth == 0 and self.written_with_it(p)):
+            if ctx.depth == 0:
+                if ctx.where != "macro":  # macros: judged where they are used
+                    self.emit("CTR007", p.span, "`it` is only defined inside any/all",
+                              "outside any/all, write the field path itself")
+                return None
+            if p.anchor == "it":
+                return ctx.elem
+        if p.anchor == "rule":
+            if ctx.where not in ("route", "macro"):
+                self.emit("CTR008", p.span, "rule.… is only available in a route's `when`",
+                          "in a rule or ignore, test fields of the event")
+                return None
+            field_name = p.segments[0] if p.segments else ""
+            if len(p.segments) != 1 or field_name not in RULE_FIELDS:
+                self.emit("CTR009", p.span, f"rule.{p.dotted()} does not exist",
+                          "routes can use rule.name, rule.severity and rule.tags")
+                return None
+            return _RULE_TYPES[str(field_name)]
+        start = EVENT_TYPE if p.anchor == "event" else ctx.elem
+        return _resolve(start, p.segments)[0]
+
+    def operand_type(self, op: n.Operand, ctx: _Ctx) -> _Ty | None:
+        if isinstance(op, n.Path):
+            return self.check_path(op, ctx)
+        if isinstance(op, n.Call):
+            arg_types = [self.operand_type(a, ctx) if isinstance(a, (n.Path, n.Call)) else None
+                         for a in op.args]
+            if op.name in ("lower", "upper"):
+                arg = arg_types[0] if arg_types else None
+                if arg is not None and arg.kind != "str":
+                    self.emit("CTR101", op.span,
+                              f"{op.name}() of {_KIND_NAMES[arg.kind]} is always null",
+                              f"{op.name}() applies to strings")
+                return _STR
+            if op.name == "len":
+                return _NUM
+        return None
+
+    def list_items(self, right: n.Operand) -> tuple[n.Value, ...] | None:
+        if isinstance(right, n.ListLit):
+            return right.values()
+        if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
+                and right.segments[0] in self.lists and self.written_plain(right)):
+            return self.lists[str(right.segments[0])].items.values()
+        return None
+
+    def right_name_kind(self, right: n.Operand) -> str | None:
+        """For a one-segment bare name on the right: 'list', 'macro', another kind, or None."""
+        if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
+                and isinstance(right.segments[0], str) and self.written_plain(right)):
+            decl = self.decls.get(right.segments[0])
+            if decl is not None:
+                return _KIND_OF[type(decl[0])]
+        return None
+
+    def check_right_path(self, right: n.Operand, ctx: _Ctx) -> _Ty | None:
+        """Checks a path on the right; returns its type when it is a plain field path."""
+        if not isinstance(right, n.Path):
+            return None
+        kind = self.right_name_kind(right)
+        if kind == "list":
+            return None
+        if kind == "macro":
+            self.emit("CTR019", right.span, f"{right.dotted()!r} is a macro, not a value",
+                      "a macro is a condition: use it on its own, e.g. `and " +
+                      f"{right.dotted()}`")
+            return None
+        return self.check_path(right, ctx)
+
+    def check_compare(self, e: n.Compare, ctx: _Ctx) -> None:
+        left = self.operand_type(e.left, ctx)
+        self.check_right_path(e.right, ctx)
+        left_src = self.src(e.left.span) or _describe(e.left)
+        if isinstance(e.left, n.Path) and e.left.anchor == "rule":
+            self.check_rule_field_compare(e, ctx)
+            return
+        if isinstance(e.right, n.Path) and isinstance(e.left, n.Path) and e.left == e.right \
+                and self.right_name_kind(e.right) is None:
+            self.emit("CTR110", e.span, f"{left_src} is compared with itself",
+                      "compare it with a literal or another field")
+        if isinstance(e.right, n.Literal_) and isinstance(e.right.value, str):
+            self.quoted_path(e.right)
+        if left is None:
+            return
+        items = self.list_items(e.right)
+        if items is not None and e.op in ("==", "!="):
+            if left.kind in ("str", "bool", "num"):
+                self.emit("CTR101", e.right.span,
+                          f"{left_src} is {_KIND_NAMES[left.kind]}; `{e.op}` compares it with "
+                          "the whole list as one value, which it never equals",
+                          f"to test membership write `{left_src} "
+                          f"{'in' if e.op == '==' else 'not in'} ...`", fallback=e.span)
+            return
+        if not isinstance(e.right, n.Literal_):
+            return
+        value = e.right.value
+        kind = _literal_kind(value)
+        if e.op in ("==", "!="):
+            if kind == "null" or kind == left.kind or (left.kind == "obj" and left.fields is None):
+                return
+            self.emit("CTR101", e.right.span,
+                      f"{left_src} is {_KIND_NAMES[left.kind]}, {_render(value)} is "
+                      f"{_KIND_NAMES[kind]}: `{e.op}` is always "
+                      f"{'false' if e.op == '==' else 'true'}",
+                      _retype_hint(left_src, e.op, left.kind, value), fallback=e.span)
+            return
+        # ordering
+        if left.kind == "bool":
+            self.emit("CTR101", e.span, f"{left_src} is a boolean; booleans are not ordered "
+                      f"(`{e.op}` is always false)", f"write `{left_src} == true` or `== false`")
+        elif kind not in ("num", "str"):
+            self.emit("CTR101", e.right.span,
+                      f"ordering with {_KIND_NAMES[kind]} is always false",
+                      "compare numbers with numbers, strings with strings", fallback=e.span)
+        elif left.kind in ("num", "str") and kind != left.kind:
+            self.emit("CTR101", e.right.span,
+                      f"{left_src} is {_KIND_NAMES[left.kind]}, {_render(value)} is "
+                      f"{_KIND_NAMES[kind]}: `{e.op}` is always false",
+                      _retype_hint(left_src, e.op, left.kind, value), fallback=e.span)
+
+    def check_rule_field_compare(self, e: n.Compare, ctx: _Ctx) -> None:
+        assert isinstance(e.left, n.Path)
+        if ctx.where not in ("route", "macro") or e.left.segments not in (("severity",),
+                                                                          ("name",)):
+            return
+        field_name = e.left.segments[0]
+        if field_name == "severity":
+            ok = isinstance(e.right, n.Literal_) and e.right.value in n.SEVERITY_RANK
+            if not ok:
+                shown = self.src(e.right.span) or _describe(e.right)
+                self.emit("CTR006", e.right.span, f"{shown} is not a severity",
+                          "compare rule.severity with " + ", ".join(n.SEVERITIES),
+                          fallback=e.span)
+        elif isinstance(e.right, n.Literal_) and isinstance(e.right.value, str) \
+                and e.op in ("==", "!="):
+            self.unknown_rule_names([(e.right.value, e.right.span)], e.span)
+
+    def unknown_rule_names(self, names: Iterable[tuple[n.Value, n.Span | None]],
+                           fallback: n.Span | None) -> None:
+        for value, span in names:
+            if isinstance(value, str) and value not in self.rules \
+                    and value not in self.broken_names:
+                self.emit("CTR111", span, f"no rule is named {value!r}",
+                          _did_you_mean(value, self.rules), fallback=fallback)
+
+    def check_in(self, e: n.InTest, ctx: _Ctx) -> None:
+        left = self.operand_type(e.left, ctx)
+        left_src = self.src(e.left.span) or _describe(e.left)
+        right = e.right
+        if isinstance(right, n.Call):
+            for arg in right.args:
+                if isinstance(arg, n.Literal_) and isinstance(arg.value, str):
+                    try:
+                        ipaddress.ip_network(arg.value, strict=False)
+                    except ValueError:
+                        self.emit("CTR015", arg.span, f"invalid CIDR {arg.value!r}",
+                                  'write a network such as "10.0.0.0/8" or "2001:db8::/32"',
+                                  fallback=e.span)
+            if left is not None and left.kind != "str":
+                self.emit("CTR101", e.left.span, f"{left_src} is {_KIND_NAMES[left.kind]}; "
+                          "cidr() matches IP address strings only", fallback=e.span)
+            return
+        kind = self.right_name_kind(right)
+        if kind is not None and kind != "list":
+            self.emit("CTR019", right.span, f"{self.src(right.span)!r} is a {kind}, not a list",
+                      "after `in` comes a list literal, a declared list or cidr(...)",
+                      fallback=e.span)
+            return
+        if (isinstance(right, n.Path) and kind is None and right.anchor == "rel"
+                and len(right.segments) == 1 and self.written_plain(right)
+                and right.segments[0] not in TOP_LEVEL_FIELDS and ctx.depth == 0
+                and str(right.segments[0]) not in self.broken_names):
+            name = str(right.segments[0])
+            self.emit("CTR109", right.span,
+                      f"no list named {name!r}; it is read as the field {name!r}",
+                      _did_you_mean(name, self.lists) or f"declare it: list {name} = [...]")
+        if isinstance(right, n.Path) and kind is None:
+            self.check_path(right, ctx)
+        items = self.list_items(right)
+        if isinstance(e.left, n.Path) and e.left.anchor == "rule":
+            if ctx.where in ("route", "macro") and items is not None:
+                if e.left.segments == ("severity",):
+                    for item in items:
+                        if item not in n.SEVERITY_RANK:
+                            self.emit("CTR006", right.span, f"{_render(item)} is not a severity",
+                                      "one of " + ", ".join(n.SEVERITIES), fallback=e.span)
+                elif e.left.segments == ("name",):
+                    self.unknown_rule_names([(v, right.span) for v in items], e.span)
+            return
+        if left is None or items is None:
+            return
+        kinds = {_literal_kind(v) for v in items} - {"null"}
+        if left.kind == "obj" and left.fields is None:
+            return
+        if kinds and left.kind not in kinds:
+            wrong = ", ".join(sorted(_KIND_NAMES[k] for k in kinds))
+            self.emit("CTR101", right.span,
+                      f"{left_src} is {_KIND_NAMES[left.kind]} but the list holds {wrong}: "
+                      f"`{'not in' if e.negated else 'in'}` is always "
+                      f"{'true' if e.negated else 'false'}",
+                      "write the list items as " + _KIND_NAMES[left.kind] + "s"
+                      if left.kind in ("str", "bool", "num") else None, fallback=e.span)
+
+    def check_string_test(self, e: n.StringTest, ctx: _Ctx) -> None:
+        left = self.operand_type(e.left, ctx)
+        self.string_left(left, e.left, e.op, e.span)
+        right = e.right
+        self.check_right_path(right, ctx)
+        if isinstance(right, n.Literal_):
+            if isinstance(right.value, str):
+                self.quoted_path(right)
+            else:
+                self.emit("CTR101", right.span,
+                          f"`{e.op}` needs a string; {_render(right.value)} is "
+                          f"{_KIND_NAMES[_literal_kind(right.value)]} (always false)",
+                          f'write it as a string: "{right.value}"'
+                          if right.value is not None else None, fallback=e.span)
+            return
+        items = self.list_items(right)
+        if items is not None:
+            bad = [v for v in items if not isinstance(v, str)]
+            if bad:
+                self.emit("CTR101", right.span,
+                          f"`{e.op}` needs strings; {', '.join(_render(v) for v in bad)} "
+                          "never match", "quote them", fallback=e.span)
+
+    def string_left(self, left: _Ty | None, operand: n.Operand, op: str,
+                    span: n.Span | None) -> None:
+        if left is None or left.kind == "str" or (left.kind == "obj" and left.fields is None):
+            return
+        shown = self.src(operand.span) or _describe(operand)
+        self.emit("CTR101", operand.span,
+                  f"{shown} is {_KIND_NAMES[left.kind]}; `{op}` only applies to strings "
+                  "(always false)", None, fallback=span)
+
+    def quoted_path(self, lit: n.Literal_) -> None:
+        value = lit.value
+        if isinstance(value, str) and not lit.raw and _FIELD_PATH_RE.match(value):
+            self.emit("CTR102", lit.span,
+                      f"{_render(value)} is a string that looks like a field path",
+                      f"remove the quotes to compare two fields: {value}")
+
+    # ---- constant `when`s ----
+    def check_constant(self, when: n.Expr, what: str, report_true: bool) -> None:
+        value = self.const(when, True, (), False)
+        if value is False:
+            self.emit("CTR105", when.span, f"{what} can never match: its `when` is always false",
+                      "look for an empty list, contradictory tests of one field, or a literal "
+                      "`false`")
+        elif value is True and report_true:
+            self.emit("CTR106", when.span, f"{what} matches every event: its `when` is always true",
+                      "narrow it with a test on eventSource/eventName")
+
+    def const(self, e: n.Expr, pol: bool, expanding: tuple[str, ...],
+              nested: bool) -> bool | None:
+        """Three-valued: True/False when `e` (`not e` if pol is False) has that value for every
+        well-formed CloudTrail record, None when it depends on the record. `nested`: inside
+        any/all, where bare paths start at an element."""
+        if isinstance(e, n.BoolConst):
+            return e.value == pol
+        if isinstance(e, n.Not):
+            return self.const(e.operand, not pol, expanding, nested)
+        if isinstance(e, n.MacroRef):
+            macro = self.macros.get(e.name)
+            if macro is None or e.name in expanding:
+                return None
+            return self.const(macro.expr, pol, (*expanding, e.name), nested)
+        if isinstance(e, (n.And, n.Or)):
+            conj = isinstance(e, n.And) == pol
+            leaves = list(self.leaves(e, pol, conj, expanding))
+            return self.combine(leaves, conj, nested)
+        if isinstance(e, n.Quantifier):
+            body = self.const(e.body, True, expanding, True)
+            value: bool | None = None
+            if e.kind == "any" and body is False:
+                value = False
+            elif e.kind == "all" and body is True:
+                value = True
+            return None if value is None else value == pol
+        atom = _atom_const(e, self.list_items)
+        return None if atom is None else atom == pol
+
+    def leaves(self, e: n.Expr, pol: bool, conj: bool,
+               expanding: tuple[str, ...]) -> Iterator[tuple[n.Expr, bool, tuple[str, ...]]]:
+        """The operands of one n-ary conjunction (conj) or disjunction, through `not`, nested
+        and/or of the same meaning, and macros."""
+        if isinstance(e, n.Not):
+            yield from self.leaves(e.operand, not pol, conj, expanding)
+        elif isinstance(e, n.MacroRef) and e.name in self.macros and e.name not in expanding:
+            yield from self.leaves(self.macros[e.name].expr, pol, conj, (*expanding, e.name))
+        elif isinstance(e, (n.And, n.Or)) and (isinstance(e, n.And) == pol) == conj:
+            for child in e.operands:
+                yield from self.leaves(child, pol, conj, expanding)
+        else:
+            yield e, pol, expanding
+
+    def combine(self, leaves: list[tuple[n.Expr, bool, tuple[str, ...]]], conj: bool,
+                nested: bool) -> bool | None:
+        values = [self.const(e, pol, exp, nested) for e, pol, exp in leaves]
+        absorbing = not conj  # False absorbs a conjunction, True a disjunction
+        if absorbing in values:
+            return absorbing
+        if all(v == conj for v in values):
+            return conj
+        groups: dict[Any, list[tuple[frozenset[Any] | None, frozenset[Any]]]] = {}
+        for (e, pol, _), v in zip(leaves, values, strict=True):
+            if v is not None:
+                continue
+            constraint = self.constraint(e, pol, nested)
+            if constraint is not None:
+                key, allowed, excluded = constraint
+                groups.setdefault(key, []).append((allowed, excluded))
+        for constraints in groups.values():
+            if conj:
+                allowed_all: frozenset[Any] | None = None
+                excluded_any: set[Any] = set()
+                for allowed, excluded in constraints:
+                    if allowed is not None:
+                        allowed_all = allowed if allowed_all is None else allowed_all & allowed
+                    excluded_any |= excluded
+                if allowed_all is not None and not (allowed_all - excluded_any):
+                    return False
+            else:
+                # The disjunction fails for a value v iff v is in every excluded set and in no
+                # allowed set; with no negative test at all it fails for most values.
+                negatives = [ex for al, ex in constraints if al is None]
+                if not negatives:
+                    continue
+                fails = frozenset.intersection(*negatives)
+                covered: set[Any] = set()
+                for allowed, _ in constraints:
+                    if allowed is not None:
+                        covered |= allowed
+                if fails <= covered:
+                    return True
+        return None
+
+    def constraint(self, e: n.Expr, pol: bool, nested: bool
+                   ) -> tuple[Any, frozenset[Any] | None, frozenset[Any]] | None:
+        """`e` (or `not e`) as "the single value of field K is in / not in a set", for fields
+        that hold one scalar value in every CloudTrail record."""
+        if isinstance(e, n.Compare) and e.op in ("==", "!=") and isinstance(e.right, n.Literal_):
+            key = _scalar_key(e.left, nested)
+            if key is None:
+                return None
+            values = frozenset({_value_key(e.right.value)})
+            positive = (e.op == "==") == pol
+        elif isinstance(e, n.InTest) and not isinstance(e.right, n.Call):
+            key = _scalar_key(e.left, nested)
+            items = self.list_items(e.right)
+            if key is None or items is None:
+                return None
+            # `in` is false for a null value, so null is never a member.
+            values = frozenset(_value_key(v) for v in items if v is not None)
+            positive = (not e.negated) == pol
+        else:
+            return None
+        return (key, values, frozenset()) if positive else (key, None, values)
+
+
+def _scalar_key(op: n.Operand, nested: bool) -> tuple[str | int, ...] | None:
+    """A field that holds at most one scalar in every CloudTrail record (eventName, readOnly,
+    userIdentity.arn, ...), keyed independently of an `event.` prefix; None otherwise. Inside
+    any/all only `event.` paths qualify (bare ones start at an element)."""
+    if not isinstance(op, n.Path) or not op.segments:
+        return None
+    if not (op.anchor == "event" or (op.anchor == "rel" and not nested)):
+        return None
+    ty, multi = _resolve(EVENT_TYPE, op.segments)
+    if ty is None or multi or ty.kind not in ("str", "bool", "num"):
+        return None
+    return op.segments
+
+
+def _atom_const(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]
+                ) -> bool | None:
+    """A condition that has the same value for every record."""
+    if isinstance(e, n.InTest):
+        if isinstance(e.right, n.Call):
+            return None
+        items = list_items(e.right)
+        if items is None:
+            return None
+        possible = [v for v in items if v is not None]
+        if not possible:
+            return e.negated
+        member = _function_can_equal(e.left, possible)
+        if member is False:
+            return e.negated
+        return None
+    if isinstance(e, n.Compare) and isinstance(e.right, n.Literal_):
+        value = e.right.value
+        if e.op in ("==", "!="):
+            if value is None:
+                return None
+            can = _function_can_equal(e.left, [value])
+            if can is False:
+                return e.op == "!="
+            return None
+        if isinstance(e.left, n.Call) and e.left.name == "len":
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return False
+            if (e.op == "<" and value <= 0) or (e.op == "<=" and value < 0):
+                return False
+        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            return False  # ordering with null, a boolean or a list
+        return None
+    if isinstance(e, n.StringTest):
+        if isinstance(e.right, n.Literal_):
+            needles: list[n.Value] = [e.right.value]
+        else:
+            found = list_items(e.right)
+            if found is None:
+                return None
+            needles = list(found)
+        strings = [v for v in needles if isinstance(v, str)]
+        if not strings:
+            return False
+        if isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
+            if all(_case_impossible(e.left.name, s) for s in strings):
+                return False
+        return None
+    if isinstance(e, n.Glob) and isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
+        if _case_impossible(e.left.name, str(e.pattern.value)):
+            return False
+    return None
+
+
+def _function_can_equal(left: n.Operand, values: Sequence[n.Value]) -> bool | None:
+    """False when a function result can equal none of `values`; None when it may."""
+    if not isinstance(left, n.Call):
+        return None
+    if left.name == "len":
+        return None if any(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and v == int(v)
+            for v in values) else False
+    if left.name in ("lower", "upper"):
+        return None if any(
+            isinstance(v, str) and not _case_impossible(left.name, v) for v in values) else False
+    return None
+
+
+def _case_impossible(function: str, text: str) -> bool:
+    """lower(x) never holds an ASCII capital, upper(x) never an ASCII small letter (the test
+    suite checks this for every code point)."""
+    pattern = _ASCII_UPPER if function == "lower" else _ASCII_LOWER
+    return pattern.search(text) is not None
+
+
+def _children(e: Any) -> tuple[Any, ...]:
+    if isinstance(e, (n.And, n.Or)):
+        return e.operands
+    if isinstance(e, n.Not):
+        return (e.operand,)
+    if isinstance(e, (n.Compare, n.InTest, n.StringTest)):
+        return (e.left, e.right)
+    if isinstance(e, (n.Matches, n.Glob)):
+        return (e.left,)
+    if isinstance(e, n.Exists):
+        return (e.path,)
+    if isinstance(e, n.Call):
+        return e.args
+    if isinstance(e, n.Quantifier):
+        return (e.path, e.body)
+    return ()
+
+
+def _describe(op: Any) -> str:
+    if isinstance(op, n.Path):
+        return op.dotted()
+    if isinstance(op, n.Literal_):
+        return _render(op.value)
+    if isinstance(op, n.Call):
+        return f"{op.name}(...)"
+    return "the value"
+
+
+def _retype_hint(left_src: str, op: str, kind: str, value: n.Value) -> str | None:
+    if kind == "bool" and value in ("true", "false"):
+        return f"{left_src} {op} {value}"
+    if kind == "str" and isinstance(value, (bool, int, float)):
+        return f"{left_src} {op} {_render(_render(value))}"
+    if kind == "num" and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return f"{left_src} {op} {int(number) if number.is_integer() else number}"
+    return None
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    return f"did you mean {close[0]!r}?" if close else None
