@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import ipaddress
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -140,11 +141,15 @@ def _extra_checks() -> list[ExtraCheck]:
 def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
     """Read rule files: `(filename, text)` pairs, directories searched recursively for `*.ctr`.
 
-    Raises FileNotFoundError for a path that does not exist. Bytes that are not UTF-8 are kept as
-    surrogate escapes so that `check_sources` reports them (CTR001) with a position.
+    `-` reads standard input. Raises FileNotFoundError for a path that does not exist. Bytes
+    that are not UTF-8 are kept as surrogate escapes so that `check_sources` reports them
+    (CTR001) with a position.
     """
     out: list[tuple[str, str]] = []
     for raw in paths:
+        if str(raw) == "-":
+            out.append(("<stdin>", sys.stdin.buffer.read().decode("utf-8", "surrogateescape")))
+            continue
         path = FsPath(raw)
         if path.is_dir():
             files = sorted((p for p in path.rglob("*.ctr") if p.is_file()),
@@ -399,6 +404,7 @@ class _Checker:
         self.facts: dict[str, _MacroFacts] = {}
         self._line_starts: dict[str, list[int]] = {}
         self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
+        self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
 
     def emit(self, code: str, span: n.Span | None, message: str, hint: str | None = None,
              fallback: n.Span | None = None) -> None:
@@ -974,14 +980,27 @@ class _Checker:
 
     # ---- constant `when`s ----
     def check_constant(self, when: n.Expr, what: str, report_true: bool) -> None:
+        self.conflict = None
         value = self.const(when, True, (), False)
         if value is False:
             self.emit("CTR105", when.span, f"{what} can never match: its `when` is always false",
-                      "look for an empty list, contradictory tests of one field, or a literal "
-                      "`false`")
+                      self.why_false(when))
         elif value is True and report_true:
             self.emit("CTR106", when.span, f"{what} matches every event: its `when` is always true",
                       "narrow it with a test on eventSource/eventName")
+
+    def why_false(self, when: n.Expr) -> str:
+        for leaf, pol, expanding in self.leaves(when, True, True, ()):
+            if self.const(leaf, pol, expanding, False) is False:
+                reason = _why_atom_false(leaf)
+                if leaf is when and reason:
+                    return reason
+                shown = self.src(leaf.span) or "a clause"
+                return f"`{shown}` is never true" + (f": {reason}" if reason else "")
+        if self.conflict is not None:
+            name = ".".join(str(s) for s in self.conflict)
+            return f"the tests of {name} contradict each other ({name} holds one value)"
+        return "look for an empty list, contradictory tests of one field, or `false`"
 
     def const(self, e: n.Expr, pol: bool, expanding: tuple[str, ...],
               nested: bool) -> bool | None:
@@ -1040,9 +1059,9 @@ class _Checker:
                 continue
             constraint = self.constraint(e, pol, nested)
             if constraint is not None:
-                key, allowed, excluded = constraint
-                groups.setdefault(key, []).append((allowed, excluded))
-        for constraints in groups.values():
+                field_key, allowed, excluded = constraint
+                groups.setdefault(field_key, []).append((allowed, excluded))
+        for key, constraints in groups.items():
             if conj:
                 allowed_all: frozenset[Any] | None = None
                 excluded_any: set[Any] = set()
@@ -1051,6 +1070,7 @@ class _Checker:
                         allowed_all = allowed if allowed_all is None else allowed_all & allowed
                     excluded_any |= excluded
                 if allowed_all is not None and not (allowed_all - excluded_any):
+                    self.conflict = self.conflict or key
                     return False
             else:
                 # The disjunction fails for a value v iff v is in every excluded set and in no
@@ -1155,6 +1175,26 @@ def _atom_const(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...]
     if isinstance(e, n.Glob) and isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
         if _case_impossible(e.left.name, str(e.pattern.value)):
             return False
+    return None
+
+
+def _why_atom_false(e: n.Expr) -> str | None:
+    if isinstance(e, n.BoolConst):
+        return None
+    if isinstance(e, n.InTest):
+        return "the list has no members a value can be in"
+    left = getattr(e, "left", None)
+    if isinstance(left, n.Call):
+        if left.name == "lower":
+            return "lower() never returns capital letters"
+        if left.name == "upper":
+            return "upper() never returns small letters"
+        if left.name == "len":
+            return "len() is a count: a whole number, never negative"
+    if isinstance(e, n.StringTest):
+        return f"`{e.op}` needs a string to look for"
+    if isinstance(e, n.Compare):
+        return "ordering is false with null, booleans and lists"
     return None
 
 
