@@ -60,7 +60,8 @@ _PLAIN: dict[str, list[str]] = {
         "DeleteEventDataStore", "StartQuery",
     ],
     "signin.amazonaws.com": [
-        "ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole", "PasswordRecoveryRequested",
+        "ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole",
+        "PasswordRecoveryRequested",
     ],
     "lambda.amazonaws.com": [
         "CreateFunction20150331", "DeleteFunction20150331", "GetFunction20150331v2",
@@ -80,7 +81,8 @@ _PLAIN: dict[str, list[str]] = {
     "ssm.amazonaws.com": [
         "GetParameter", "GetParameters", "GetParametersByPath", "PutParameter", "DeleteParameter",
         "DescribeParameters", "SendCommand", "StartSession", "TerminateSession", "ResumeSession",
-        "GetCommandInvocation", "ListCommands", "DescribeInstanceInformation", "UpdateInstanceInformation",
+        "GetCommandInvocation", "ListCommands", "DescribeInstanceInformation",
+        "UpdateInstanceInformation",
         "PutInventory", "PutComplianceItems", "ListInstanceAssociations", "GetDocument",
         "CreateDocument", "ModifyDocumentPermission", "StartAutomationExecution",
     ],
@@ -94,7 +96,8 @@ _PLAIN: dict[str, list[str]] = {
     "guardduty.amazonaws.com": [
         "CreateDetector", "DeleteDetector", "UpdateDetector", "GetDetector", "ListDetectors",
         "GetFindings", "ListFindings", "ArchiveFindings", "CreateIPSet", "UpdateIPSet",
-        "DeleteIPSet", "CreateFilter", "UpdateFilter", "DeleteFilter", "DisassociateFromMasterAccount",
+        "DeleteIPSet", "CreateFilter", "UpdateFilter", "DeleteFilter",
+        "DisassociateFromMasterAccount",
         "StopMonitoringMembers", "CreatePublishingDestination", "DeletePublishingDestination",
     ],
     "config.amazonaws.com": [
@@ -275,7 +278,8 @@ def _ec2_names() -> list[str]:
         names += [f"Create{one}", f"Delete{one}", f"Describe{many}", f"Modify{one}Attribute"]
     names += [
         "RunInstances", "StartInstances", "StopInstances", "TerminateInstances", "RebootInstances",
-        "GetPasswordData", "GetConsoleOutput", "GetConsoleScreenshot", "AuthorizeSecurityGroupIngress",
+        "GetPasswordData", "GetConsoleOutput", "GetConsoleScreenshot",
+        "AuthorizeSecurityGroupIngress",
         "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
         "CreateTags", "DeleteTags", "DescribeTags", "AllocateAddress", "ReleaseAddress",
         "AssociateAddress", "DisassociateAddress", "AttachVolume", "DetachVolume",
@@ -307,7 +311,8 @@ def _iam_names() -> list[str]:
         "GetAccountAuthorizationDetails", "GenerateCredentialReport", "GetCredentialReport",
         "UpdateAccountPasswordPolicy", "DeleteAccountPasswordPolicy", "ListAttachedRolePolicies",
         "ListAttachedUserPolicies", "ListRolePolicies", "ListUserPolicies", "GetRolePolicy",
-        "GetUserPolicy", "ListEntitiesForPolicy", "ListGroupsForUser", "ListInstanceProfilesForRole",
+        "GetUserPolicy", "ListEntitiesForPolicy", "ListGroupsForUser",
+        "ListInstanceProfilesForRole",
         "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile", "TagRole", "TagUser",
         "UntagRole", "PassRole", "ListSSHPublicKeys", "UploadSSHPublicKey",
         "ListServiceSpecificCredentials", "ListSigningCertificates", "UploadSigningCertificate",

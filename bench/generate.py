@@ -4,12 +4,13 @@ Writes files the way CloudTrail delivers them to S3:
 ``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<rand>.json.gz``
 each holding ``{"Records": [...]}`` with a few hundred to tens of thousands of records.
 
-Realism comes from the corpus (invictus-ir/aws_dataset, real CloudTrail records): every corpus record
-is a template, and error codes are learned per service from it. On top of that the mix is reweighted
-toward what an organisation trail sees in production — most volume is AssumeRole by AWS services,
-KMS Decrypt/GenerateDataKey, ECR pulls and Describe/Get/List calls; writes are a minority; a long
-tail of hundreds of rarely seen names; ~7% of calls fail. Large RunInstances payloads, console
-logins, root activity and trail tampering appear at low rates so every parity rule has matches.
+Realism comes from the corpus (invictus-ir/aws_dataset, real CloudTrail records): every corpus
+record is a template, and error codes are learned per service from it. On top of that the mix is
+reweighted toward what an organisation trail sees in production — most volume is AssumeRole by AWS
+services, KMS Decrypt/GenerateDataKey, ECR pulls and Describe/Get/List calls; writes are a minority;
+a long tail of hundreds of rarely seen names; ~7% of calls fail. Large RunInstances payloads,
+console logins, root activity and trail tampering appear at low rates so every parity rule has
+matches.
 
 Speed: records are shallow copies of template dicts with a handful of fields replaced (time, IDs,
 identity, region, account, error); nested parts are shared, which orjson serialises as if copied.
@@ -34,7 +35,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +81,24 @@ _AGENTS_HUMAN = [
     "signin.amazonaws.com",
     "[Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.2 Safari/605.1.15]",
-    "aws-cli/2.15.10 Python/3.11.6 Darwin/23.2.0 exe/x86_64 prompt/off command/sts.get-caller-identity",
+    "aws-cli/2.15.10 Python/3.11.6 Darwin/23.2.0 exe/x86_64 prompt/off "
+    "command/sts.get-caller-identity",
     "aws-cli/2.13.25 Python/3.11.5 Linux/6.2.0-1014-aws exe/x86_64.ubuntu.22 prompt/off",
     "Boto3/1.34.11 md/Botocore#1.34.11 ua/2.0 os/linux#6.2.0 md/arch#x86_64 lang/python#3.11.6 "
     "md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.11",
 ]
 _AGENTS_CI = [
-    "APN/1.0 HashiCorp/1.0 Terraform/1.6.6 (+https://www.terraform.io) terraform-provider-aws/5.31.0 "
-    "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.24.0 os/linux "
+    "APN/1.0 HashiCorp/1.0 Terraform/1.6.6 (+https://www.terraform.io) "
+    "terraform-provider-aws/5.31.0 (+https://registry.terraform.io/providers/hashicorp/aws) "
+    "aws-sdk-go-v2/1.24.0 os/linux "
     "lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64 api/sts#1.26.6",
     "aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.141.0",
     "aws-cdk/2.118.0 aws-sdk-js/3.485.0 ua/2.0 os/linux#5.15 lang/js md/nodejs#20.10.0",
 ]
 _AGENTS_APP = [
-    "aws-sdk-java/2.21.46 Linux/5.10.201-191.748.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.9+8-LTS "
-    "Java/17.0.9 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/legacy",
+    "aws-sdk-java/2.21.46 Linux/5.10.201-191.748.amzn2.x86_64 "
+    "OpenJDK_64-Bit_Server_VM/17.0.9+8-LTS Java/17.0.9 vendor/Amazon.com_Inc. "
+    "exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/legacy",
     "Boto3/1.34.11 md/Botocore#1.34.11 ua/2.0 os/linux#5.10.201 md/arch#x86_64 lang/python#3.12.1 "
     "exec-env/AWS_Lambda_python3.12 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.11",
     "aws-sdk-nodejs/2.1534.0 linux/v20.10.0 exec-env/AWS_Lambda_nodejs20.x promise",
@@ -399,8 +403,8 @@ def _build_templates(corpus: Path | None, rng: random.Random) -> tuple[list[Temp
         templates.append(Template(_strip(rec), mode, corpus_share / len(corpus_records)))
 
     # 2. Production's heavy hitters, 37% of the volume.
-    kms_res = [{"accountId": "000000000000", "type": "AWS::KMS::Key",
-                "ARN": "arn:aws:kms:us-east-1:000000000000:key/6f2e1a3b-0c4d-4e5f-8a9b-1c2d3e4f5a6b"}]
+    key_arn = "arn:aws:kms:us-east-1:000000000000:key/6f2e1a3b-0c4d-4e5f-8a9b-1c2d3e4f5a6b"
+    kms_res = [{"accountId": "000000000000", "type": "AWS::KMS::Key", "ARN": key_arn}]
     role_arn = "arn:aws:iam::000000000000:role/app-orders-task-role"
     hot: list[tuple[Record, int, float]] = [
         (_base("sts.amazonaws.com", "AssumeRole",
@@ -661,7 +665,7 @@ def _arn(rec: Record) -> str:
 
 
 def _uuid(getrandbits: Any) -> str:
-    h = "%032x" % getrandbits(128)
+    h = f"{getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -863,7 +867,8 @@ def ensure(out: Path, events: int, opts: Options, workers: int | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.generate",
+                                 description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--events", default="200k", help="number of records: 10k … 10M (default 200k)")
     ap.add_argument("--out", type=Path, default=None, help="output directory "
                     "(default bench/out/data-<events>)")
