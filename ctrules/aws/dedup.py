@@ -1,0 +1,158 @@
+"""AWS runtime — at-most-once delivery per (rule, eventID) across retries and workers.
+
+S3 notifications, SQS messages and Kinesis batches are redelivered on retry, so the same
+CloudTrail event can be evaluated twice. With a DynamoDB table configured, each alert is
+*claimed* by a conditional put before delivery, *confirmed* after the sink reports it delivered,
+and *released* if delivery failed:
+
+- no item, or a pending claim whose lease expired (its worker died) -> claimed: deliver it;
+- `delivered` -> a duplicate: not sent again, counted;
+- pending under another live claim -> busy: the work item fails and is retried later, so an
+  alert is never dropped because a worker died holding its claim.
+
+The one window left is a worker dying after the sink sent an alert and before `confirm` (a few
+milliseconds); the lease then expires and the alert may be sent twice. Items expire through the
+table's TTL attribute `expires_at`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..alerts import Alert
+
+PENDING = "pending"
+DELIVERED = "delivered"
+
+
+def dedup_key(alert: Alert) -> str | None:
+    event_id = alert.event_id
+    return f"{alert.rule}#{event_id}" if event_id else None
+
+
+@dataclass
+class Claim:
+    claimed: list[Alert] = field(default_factory=list)
+    duplicates: list[Alert] = field(default_factory=list)
+    busy: list[Alert] = field(default_factory=list)
+
+
+class DedupTable:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        ttl_seconds: int = 1209600,
+        lease_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ):
+        self.client = client
+        self.table = table
+        self.ttl = ttl_seconds
+        self.lease = lease_seconds
+        self.clock = clock
+        self.owner = owner or uuid.uuid4().hex
+
+    def claim(self, alerts: Sequence[Alert]) -> Claim:
+        result = Claim()
+        for alert in alerts:
+            key = dedup_key(alert)
+            if key is None:  # nothing to deduplicate on: always deliver
+                result.claimed.append(alert)
+                continue
+            now = int(self.clock())
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={
+                        "pk": {"S": key},
+                        "state": {"S": PENDING},
+                        "owner": {"S": self.owner},
+                        "lease_until": {"N": str(now + self.lease)},
+                        "expires_at": {"N": str(now + self.ttl)},
+                    },
+                    ConditionExpression=(
+                        "attribute_not_exists(pk) OR (#s = :pending AND lease_until < :now)"
+                    ),
+                    ExpressionAttributeNames={"#s": "state"},
+                    ExpressionAttributeValues={
+                        ":pending": {"S": PENDING},
+                        ":now": {"N": str(now)},
+                    },
+                )
+            except Exception as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                self._classify(alert, key, result)
+                continue
+            result.claimed.append(alert)
+        return result
+
+    def _classify(self, alert: Alert, key: str, result: Claim) -> None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True
+        ).get("Item", {})
+        state = item.get("state", {}).get("S")
+        owner = item.get("owner", {}).get("S")
+        if state == DELIVERED or owner == self.owner:
+            # Delivered already, or the same alert twice in our own batch (a duplicated record).
+            result.duplicates.append(alert)
+        else:
+            result.busy.append(alert)
+
+    def confirm(self, alerts: Sequence[Alert]) -> None:
+        now = int(self.clock())
+        keys = sorted({k for k in (dedup_key(a) for a in alerts) if k})
+        for start in range(0, len(keys), 25):
+            requests = [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "pk": {"S": key},
+                            "state": {"S": DELIVERED},
+                            "owner": {"S": self.owner},
+                            "expires_at": {"N": str(now + self.ttl)},
+                        }
+                    }
+                }
+                for key in keys[start : start + 25]
+            ]
+            pending: dict[str, Any] = {self.table: requests}
+            for attempt in range(8):
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError(f"dedup table {self.table}: could not confirm deliveries")
+
+    def release(self, alerts: Sequence[Alert]) -> None:
+        for key in sorted({k for k in (dedup_key(a) for a in alerts) if k}):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": key}},
+                    ConditionExpression="#s = :pending AND #o = :me",
+                    ExpressionAttributeNames={"#s": "state", "#o": "owner"},
+                    ExpressionAttributeValues={
+                        ":pending": {"S": PENDING},
+                        ":me": {"S": self.owner},
+                    },
+                )
+            except Exception as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""

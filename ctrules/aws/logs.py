@@ -1,0 +1,52 @@
+"""AWS runtime — structured logging: one JSON object per line on stderr.
+
+CloudWatch Logs Insights can query the fields directly. Callers pass context as keyword fields
+(`log(logger, "info", "file done", uri=..., records=...)`); secrets are never passed in — the
+config's repr hides anything that may hold one, and alerts are written by the delivery layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+
+_FIELDS = "ctrules_fields"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, _FIELDS, None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def setup(level: str = "INFO") -> None:
+    """Route the `ctrules` loggers to stderr as JSON lines (idempotent)."""
+    logger = logging.getLogger("ctrules")
+    logger.setLevel(level)
+    for handler in logger.handlers:
+        if getattr(handler, "_ctrules_json", False):
+            return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._ctrules_json = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def log(logger: logging.Logger, level: str, message: str, **fields: Any) -> None:
+    logger.log(logging.getLevelName(level.upper()), message, extra={_FIELDS: fields})

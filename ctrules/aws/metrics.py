@@ -1,0 +1,102 @@
+"""AWS runtime — counters per invocation (or per worker batch) and their CloudWatch Embedded
+Metric Format lines.
+
+An EMF line is a JSON log line that CloudWatch turns into metrics without any API call, so the
+counters cost nothing on the hot path. Totals go out without dimensions; alerts per rule and
+suppressions per ignore go out with a `Rule` / `Ignore` dimension.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+TOTALS = (
+    "Files",
+    "SkippedKeys",
+    "Skipped",
+    "Records",
+    "BadRecords",
+    "Matched",
+    "Ignored",
+    "Duplicates",
+    "Delivered",
+    "DeliveryFailures",
+    "PermanentDeliveryFailures",
+    "FailedItems",
+)
+
+
+@dataclass
+class Counters:
+    totals: Counter[str] = field(default_factory=Counter)
+    alerts_by_rule: Counter[str] = field(default_factory=Counter)
+    ignored_by: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self.totals[name] += amount
+
+    def alert(self, rule: str) -> None:
+        with self._lock:
+            self.totals["Matched"] += 1
+            self.alerts_by_rule[rule] += 1
+
+    def ignored(self, rule: str, ignores: tuple[str, ...]) -> None:
+        with self._lock:
+            self.totals["Ignored"] += 1
+            for name in ignores:
+                self.ignored_by[name] += 1
+
+    def merge(self, other: Counters) -> None:
+        with self._lock:
+            self.totals.update(other.totals)
+            self.alerts_by_rule.update(other.alerts_by_rule)
+            self.ignored_by.update(other.ignored_by)
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            out: dict[str, Any] = {name: self.totals.get(name, 0) for name in TOTALS}
+            out["AlertsByRule"] = dict(self.alerts_by_rule)
+            out["IgnoredBy"] = dict(self.ignored_by)
+        return out
+
+    def emf_lines(self, namespace: str, now_ms: int | None = None) -> list[str]:
+        """The EMF documents for these counters (empty when metrics are off)."""
+        if not namespace:
+            return []
+        ts = now_ms if now_ms is not None else int(time.time() * 1000)
+        summary = self.summary()
+
+        def doc(dimensions: list[str], values: dict[str, Any]) -> str:
+            metrics = [{"Name": k, "Unit": "Count"} for k in values if k not in dimensions]
+            body: dict[str, Any] = {
+                "_aws": {
+                    "Timestamp": ts,
+                    "CloudWatchMetrics": [
+                        {"Namespace": namespace, "Dimensions": [dimensions], "Metrics": metrics}
+                    ],
+                },
+            }
+            body.update(values)
+            return orjson.dumps(body).decode()
+
+        lines = [doc([], {name: summary[name] for name in TOTALS})]
+        for rule, count in sorted(summary["AlertsByRule"].items()):
+            lines.append(doc(["Rule"], {"Rule": rule, "Alerts": count}))
+        for ignore, count in sorted(summary["IgnoredBy"].items()):
+            lines.append(doc(["Ignore"], {"Ignore": ignore, "Suppressed": count}))
+        return lines
+
+    def emit(self, namespace: str, stream: IO[str] | None = None) -> None:
+        out = stream or sys.stdout
+        for line in self.emf_lines(namespace):
+            out.write(line + "\n")
+        out.flush()

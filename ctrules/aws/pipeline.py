@@ -1,0 +1,234 @@
+"""AWS runtime — the core every entry point shares: work in, records evaluated, alerts
+deduplicated and delivered, failures attributed back to the work item that must be retried.
+
+A `Batch` gathers the work of one or more items (an SQS message id, a Kinesis sequence number,
+or the whole invocation), evaluates records as they stream in, and delivers alerts in chunks —
+so memory is bounded by the chunk, not the file. After `finish()` every item has an
+`ItemResult`: an item is ok only when every file it announced was read and every alert it produced
+was delivered (or was a duplicate / a permanent delivery failure, which retrying cannot fix and
+which is logged and counted instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..alerts import Alert
+from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
+from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
+from ..sources.logfile import BadRecord, Record
+from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
+from .dedup import DedupTable
+from .logs import log
+from .metrics import Counters
+
+logger = logging.getLogger("ctrules.aws.pipeline")
+
+CHUNK_ALERTS = 2000  # alerts held before a delivery; bounds memory on a noisy file
+BAD_RECORDS_LOGGED = 10  # per source and batch; the rest are counted and summarised
+
+
+class Evaluator(Protocol):
+    def evaluate(self, event: Any) -> list[Alert]: ...
+
+
+@dataclass
+class ItemResult:
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Pipeline:
+    def __init__(
+        self,
+        ruleset: Evaluator,
+        sink: Sink,
+        *,
+        s3: Any = None,
+        dedup: DedupTable | None = None,
+        key_suffixes: Sequence[str] = DEFAULT_SUFFIXES,
+        chunk_alerts: int = CHUNK_ALERTS,
+    ):
+        self.ruleset = ruleset
+        self.sink = sink
+        self.s3 = s3
+        self.dedup = dedup
+        self.key_suffixes = tuple(key_suffixes)
+        self.chunk_alerts = chunk_alerts
+        # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
+        # but deliver one chunk at a time.
+        self._deliver_lock = threading.Lock()
+
+    def batch(self, counters: Counters) -> Batch:
+        return Batch(self, counters)
+
+
+class Batch:
+    def __init__(self, pipeline: Pipeline, counters: Counters):
+        self.p = pipeline
+        self.counters = counters
+        self._alerts: list[Alert] = []
+        self._owners: list[str] = []
+        self._errors: dict[str, list[str]] = defaultdict(list)
+        self._items: list[str] = []
+        self._bad_logged: dict[str, int] = defaultdict(int)
+
+    # -- intake ---------------------------------------------------------------------------
+    def add(self, item: str, work: Iterable[Work]) -> None:
+        if item not in self._errors:
+            self._items.append(item)
+            self._errors[item] = []
+        for unit in work:
+            if isinstance(unit, S3Object):
+                self.add_object(item, unit)
+            elif isinstance(unit, Skipped):
+                self.counters.add("Skipped")
+                log(logger, "info", "skipped", reason=unit.reason, detail=unit.detail, item=item)
+            elif isinstance(unit, BadRecord):
+                self.bad(unit, item)
+            else:
+                self.record(item, unit)
+
+    def add_object(self, item: str, obj: S3Object) -> None:
+        reason = is_log_key(obj.key, self.p.key_suffixes)
+        if reason is not None:
+            self.counters.add("SkippedKeys")
+            log(logger, "info", "skipped key", reason=reason, uri=obj.uri, item=item)
+            return
+        self.counters.add("Files")
+        records = 0
+        try:
+            for unit in iter_object(self.p.s3, obj):
+                if isinstance(unit, BadRecord):
+                    self.bad(unit, item)
+                else:
+                    records += 1
+                    self.record(item, unit)
+        except (ObjectMissing, ObjectUnreadable) as exc:
+            self.fail(item, str(exc))
+            return
+        log(logger, "info", "file done", uri=obj.uri, records=records, item=item)
+
+    def record(self, item: str, record: Record) -> None:
+        self.counters.add("Records")
+        try:
+            alerts = self.p.ruleset.evaluate(record)
+        except Exception as exc:  # evaluate never raises by contract; if it does, say so loudly
+            self.fail(item, f"rule evaluation raised {type(exc).__name__}: {exc}")
+            return
+        for alert in alerts:
+            if alert.ignored:
+                self.counters.ignored(alert.rule, alert.ignored_by)
+                continue
+            self.counters.alert(alert.rule)
+            self._alerts.append(alert)
+            self._owners.append(item)
+        if len(self._alerts) >= self.p.chunk_alerts:
+            self.flush()
+
+    def bad(self, bad: BadRecord, item: str) -> None:
+        self.counters.add("BadRecords")
+        self._bad_logged[bad.source] += 1
+        if self._bad_logged[bad.source] <= BAD_RECORDS_LOGGED:
+            log(
+                logger,
+                "warning",
+                "bad record",
+                source=bad.source,
+                index=bad.index,
+                reason=bad.reason,
+                item=item,
+            )
+
+    def fail(self, item: str, reason: str) -> None:
+        if item not in self._errors:
+            self._items.append(item)
+        self._errors[item].append(reason)
+        log(logger, "error", "work item failed", item=item, reason=reason)
+
+    # -- delivery -------------------------------------------------------------------------
+    def flush(self) -> None:
+        alerts, owners = self._alerts, self._owners
+        self._alerts, self._owners = [], []
+        if not alerts:
+            return
+        owner_of = {id(a): o for a, o in zip(alerts, owners, strict=True)}
+        to_send: list[Alert] = alerts
+        dedup = self.p.dedup
+        if dedup is not None:
+            try:
+                claim = dedup.claim(alerts)
+            except Exception as exc:
+                for item in set(owners):
+                    self.fail(item, f"dedup table unavailable: {type(exc).__name__}: {exc}")
+                return
+            self.counters.add("Duplicates", len(claim.duplicates))
+            for alert in claim.busy:
+                self.fail(
+                    owner_of[id(alert)],
+                    f"alert {alert.rule}/{alert.event_id} is being delivered by another worker",
+                )
+            to_send = claim.claimed
+        if not to_send:
+            return
+        with self.p._deliver_lock:
+            try:
+                report = self.p.sink.deliver(to_send)
+            except Exception as exc:  # a sink must report, not raise; treat a raise as total
+                report = DeliveryReport(
+                    failures=[DeliveryFailure("*", f"sink raised {type(exc).__name__}: {exc}")]
+                )
+        self.counters.add("Delivered", report.delivered)
+        failed: set[int] = set()
+        for failure in report.failures:
+            hit = [a for a in to_send if _covers(failure, a)]
+            if failure.permanent:
+                self.counters.add("PermanentDeliveryFailures")
+                log(
+                    logger,
+                    "error",
+                    "permanent delivery failure (not retried)",
+                    destination=failure.destination,
+                    reason=failure.reason,
+                    rules=list(failure.rules),
+                    event_ids=list(failure.event_ids)[:20],
+                )
+                continue
+            self.counters.add("DeliveryFailures")
+            for alert in hit:
+                failed.add(id(alert))
+            for item in sorted({owner_of[id(a)] for a in hit}):
+                self.fail(item, f"delivery to {failure.destination} failed: {failure.reason}")
+        if dedup is not None:
+            delivered = [a for a in to_send if id(a) not in failed]
+            retry = [a for a in to_send if id(a) in failed]
+            try:
+                dedup.confirm(delivered)
+                dedup.release(retry)
+            except Exception as exc:
+                # Delivered but not recorded: a retry may repeat these alerts. Say so; do not
+                # fail the items (that would make the repeat certain).
+                log(logger, "error", "dedup confirm failed", error=f"{type(exc).__name__}: {exc}")
+
+    def finish(self) -> dict[str, ItemResult]:
+        self.flush()
+        for source, count in self._bad_logged.items():
+            if count > BAD_RECORDS_LOGGED:
+                log(logger, "warning", "more bad records", source=source, count=count)
+        results = {item: ItemResult(list(self._errors[item])) for item in self._items}
+        self.counters.add("FailedItems", sum(1 for r in results.values() if not r.ok))
+        return results
+
+
+def _covers(failure: DeliveryFailure, alert: Alert) -> bool:
+    if failure.event_ids and alert.event_id not in failure.event_ids:
+        return False
+    return not failure.rules or alert.rule in failure.rules
