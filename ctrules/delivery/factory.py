@@ -133,6 +133,13 @@ SLACK_ENVIRONMENT: tuple[EnvVar, ...] = (
         "Retries per message for 429 (honouring Retry-After), 5xx and connection errors.",
     ),
     EnvVar(
+        "CTRULES_SLACK_BACKOFF",
+        "0.5",
+        False,
+        "Base of the exponential backoff (seconds) between retries of 5xx/connection errors: "
+        "base, 2×base, 4×base… with jitter.",
+    ),
+    EnvVar(
         "CTRULES_SLACK_MAX_RETRY_AFTER",
         "30",
         False,
@@ -311,6 +318,7 @@ def load_settings(
         timeout=_number(config_env, "CTRULES_SLACK_TIMEOUT", 0.1),
         max_retries=int(_number(config_env, "CTRULES_SLACK_MAX_RETRIES", 0)),
         max_retry_after=_number(config_env, "CTRULES_SLACK_MAX_RETRY_AFTER", 0),
+        backoff_factor=_number(config_env, "CTRULES_SLACK_BACKOFF", 0),
     )
 
 

@@ -51,7 +51,10 @@ def principal(event: Mapping[str, Any]) -> str | None:
 def group_key(alert: Alert) -> tuple[str, ...]:
     """The engine's key when it set one; else the documented default."""
     if alert.group_key:
-        return (alert.rule, *alert.group_key)
+        # The engine's key starts with the rule name; keep the rule in it either way so two
+        # rules grouping by the same paths never share a message.
+        key = alert.group_key
+        return key if key[0] == alert.rule else (alert.rule, *key)
     event = alert.event if isinstance(alert.event, Mapping) else {}
     return (
         alert.rule,

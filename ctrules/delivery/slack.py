@@ -35,6 +35,7 @@ from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     HttpRequest,
     HttpResponse,
+    Jitter,
     RateLimitErrorRetryHandler,
     RetryHandler,
     RetryState,
@@ -158,8 +159,18 @@ class ServerErrorHandler(ServerErrorRetryHandler):
         return response is not None and 500 <= response.status_code <= 599
 
 
+class ProportionalJitter(Jitter):
+    """Up to +50% of the interval. slack_sdk's RandomJitter adds up to a whole second to every
+    wait, which would dominate short backoffs."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * random.uniform(1.0, 1.5)  # noqa: S311 - jitter, not crypto
+
+
 def retry_handlers(settings: SlackSettings) -> list[RetryHandler]:
-    backoff = BackoffRetryIntervalCalculator(backoff_factor=settings.backoff_factor)
+    backoff = BackoffRetryIntervalCalculator(
+        backoff_factor=settings.backoff_factor, jitter=ProportionalJitter()
+    )
     return [
         RetryAfterHandler(settings.max_retries, settings.max_retry_after),
         ServerErrorHandler(max_retry_count=settings.max_retries, interval_calculator=backoff),
