@@ -159,7 +159,7 @@ class _Compiler:
             if compiled is False:
                 return False
             if compiled is not True:
-                parts.append(compiled)  # type: ignore[arg-type]
+                parts.append(compiled)
         return _chain_and(parts)
 
     def _or(self, e: n.Or) -> Compiled:
@@ -169,7 +169,7 @@ class _Compiler:
             if compiled is True:
                 return True
             if compiled is not False:
-                parts.append(compiled)  # type: ignore[arg-type]
+                parts.append(compiled)
         return _chain_or(parts)
 
     def _quantifier(self, e: n.Quantifier) -> Compiled:
@@ -265,12 +265,12 @@ class _Compiler:
                 return pred
             if isinstance(pred, bool):
                 return not pred
-            return lambda r, c: not pred(r, c)  # type: ignore[operator]
+            return lambda r, c: not pred(r, c)
         op = e.op
         left = self.values(e.left)
         if isinstance(e.right, n.Literal_):
             bound = e.right.value
-            if not (type(bound) in (int, float, str)):
+            if type(bound) not in (int, float, str):
                 return False
             return lambda r, c: any(ordered(op, v, bound) for v in left(r, c))
         if self.resolve_list(e.right) is not None:
@@ -346,7 +346,7 @@ class _Compiler:
             return pred
         if isinstance(pred, bool):
             return not pred
-        return lambda r, c: not pred(r, c)  # type: ignore[operator]
+        return lambda r, c: not pred(r, c)
 
     def _membership(self, left: n.Operand, right: n.Operand) -> Compiled:
         if isinstance(right, n.Call):

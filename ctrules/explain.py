@@ -31,7 +31,7 @@ class Trace:
         """The leaf clauses that decided this node's result."""
         if self.kind == "condition" or not self.children:
             return [self]
-        if self.kind in ("not", "macro"):
+        if self.kind in ("not", "macro", "element"):
             return self.children[0].deciding()
         if self.kind in ("and", "all"):
             if self.result:
@@ -111,10 +111,9 @@ class _Explainer:
             elements = [v for v in expand(self._reach(e.path, root, cur)) if v is not None]
             children = []
             for index, element in enumerate(elements[:_MAX_ELEMENTS]):
-                body = self.trace(e.body, root, element)
-                body.text = f"element {index}: {_show(element)}"
-                body.kind = "and"
-                children.append(Trace(body.text, body.result, "element", children=[body]))
+                inner = self.trace(e.body, root, element)
+                label = f"element {index}: {_show(element)}"
+                children.append(Trace(label, inner.result, "element", children=[inner]))
             result = self.evaluate(e, root, cur)
             trace = Trace(text, result, e.kind, children=children)
             trace.seen.append((format_expr(e.path), f"{len(elements)} element(s)"))

@@ -179,7 +179,9 @@ class Quantifier:
 
 Operand = Union[Path, Literal_, ListLit, Call]
 Condition = Union[Compare, InTest, StringTest, Matches, Glob, Exists]
-Expr = Union[Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call]
+Expr = Union[
+    Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call
+]
 
 
 # ---- declarations -----------------------------------------------------------------------

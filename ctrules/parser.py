@@ -116,7 +116,8 @@ def _run_lark(
     try:
         result = parser.parse(text, start=start)
     except UnexpectedInput as err:
-        raise CtrSyntaxError(_syntax_diagnostic(err, text, filename, line_offset, col_offset)) from None
+        diagnostic = _syntax_diagnostic(err, text, filename, line_offset, col_offset)
+        raise CtrSyntaxError(diagnostic) from None
     finally:
         _COMMENT_SINK.reset(token)
     if comments is not None:
@@ -280,8 +281,9 @@ class _Builder(Transformer[Token, Any]):
     def _tspan(self, tok: Token) -> n.Span:
         return _token_span(self.filename, tok, self.line_offset, self.col_offset)
 
-    def _fail(self, span: n.Span, message: str, hint: str | None = None) -> CtrSyntaxError:
-        return CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error", message, span, hint))
+    def _fail(self, span: n.Span | None, message: str, hint: str | None = None) -> CtrSyntaxError:
+        where = span or _nospan(self.filename)
+        return CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error", message, where, hint))
 
     def _note(self, code: str, span: n.Span, message: str, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, "error", message, span, hint))
@@ -546,7 +548,8 @@ class _Builder(Transformer[Token, Any]):
         left, _kw = c
         span = self._span(meta)
         if not isinstance(left, n.Path):
-            raise self._fail(span, "'exists' applies to a path", "write `requestParameters.x exists`")
+            raise self._fail(span, "'exists' applies to a path",
+                             "write `requestParameters.x exists`")
         return n.Exists(left, span)
 
     def literal_operand(self, meta: Meta, c: list[Any]) -> Any:
@@ -569,7 +572,8 @@ class _Builder(Transformer[Token, Any]):
                            f"{name}() takes {n.FUNCTIONS[name]} argument, got {len(args)}")
             for a in args:
                 if isinstance(a, (n.Literal_, n.ListLit)):
-                    self._note(BAD_CALL, a.span or span, f"{name}() applies to a path, not a literal")
+                    self._note(BAD_CALL, a.span or span,
+                               f"{name}() applies to a path, not a literal")
         else:
             self._note(UNKNOWN_FUNCTION, self._tspan(name_tok), f"unknown function {name!r}",
                        "the functions are lower(), upper(), len() and cidr() after 'in'")
@@ -616,7 +620,7 @@ class _Builder(Transformer[Token, Any]):
         value: int | float = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
         return n.Literal_(value, span=self._span(meta))
 
-    def bool(self, meta: Meta, c: list[Any]) -> n.Literal_:
+    def boolean(self, meta: Meta, c: list[Any]) -> n.Literal_:
         return n.Literal_(str(c[0]) == "true", span=self._span(meta))
 
     def null(self, meta: Meta, c: list[Any]) -> n.Literal_:

@@ -129,7 +129,8 @@ class RuleSet:
             for i in ignores if i.when is not None and i.name not in self.expired_ignores
         ]
         self._routes = [
-            _Route(r.name, r, compile_expr(r.when, route_scope)) for r in routes if r.when is not None
+            _Route(r.name, r, compile_expr(r.when, route_scope))
+            for r in routes if r.when is not None
         ]
         self._rules: list[_Rule] = []
         for decl in rules:
@@ -186,12 +187,14 @@ class RuleSet:
     def _candidates(self, record: dict[str, Any]) -> tuple[_Rule, ...]:
         source = record.get("eventSource", MISSING)
         name = record.get("eventName", MISSING)
-        if not ((source is MISSING or type(source) is str) and (name is MISSING or type(name) is str)):
+        if not ((source is MISSING or type(source) is str)
+                and (name is MISSING or type(name) is str)):
             return self._enabled
         key = (source, name)
         found = self._dispatch.get(key)
         if found is None:
-            probe = {k: v for k, v in (("eventSource", source), ("eventName", name)) if v is not MISSING}
+            pairs = (("eventSource", source), ("eventName", name))
+            probe = {k: v for k, v in pairs if v is not MISSING}
             found = tuple(r for r in self._enabled if r.approx(probe) is not False)
             if len(self._dispatch) >= _DISPATCH_CACHE_LIMIT:
                 self._dispatch.clear()

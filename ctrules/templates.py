@@ -60,7 +60,8 @@ def parse_template(text: n.Text, filename: str) -> tuple[Template, list[Diagnost
             inner = value[i + 1 : end]
             if not inner.strip():
                 problems.append(Diagnostic(INVALID_TEMPLATE, "error", "empty '{}' in template",
-                                           where(i, 2), "put a field path inside, e.g. {eventName}"))
+                                           where(i, 2),
+                                           "put a field path inside, e.g. {eventName}"))
             else:
                 span = where(i + 1, len(inner))
                 try:

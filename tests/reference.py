@@ -70,7 +70,7 @@ def same(a: Any, b: Any) -> bool:
     if a is None and b is None:
         return True
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict) and isinstance(b, dict):
         return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
     return False
