@@ -93,10 +93,11 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR106": CodeInfo("always-matches", "warning",
                        "A rule or ignore `when` that is true for every event."),
     "CTR107": CodeInfo("unknown-event-name", "warning",
-                       "(ctrules.checks_cloudtrail) an eventName/eventSource no service emits."),
+                       "An eventName no AWS service emits, or an unknown eventSource "
+                       "(ctrules.checks_cloudtrail)."),
     "CTR108": CodeInfo("event-source-mismatch", "warning",
-                       "(ctrules.checks_cloudtrail) an eventName that its rule's eventSource "
-                       "does not emit."),
+                       "An eventName that the eventSource the same rule requires never emits "
+                       "(ctrules.checks_cloudtrail)."),
     "CTR109": CodeInfo("undeclared-list", "warning",
                        "`in NAME` where NAME is no declared list (it is read as a field)."),
     "CTR110": CodeInfo("self-comparison", "warning", "A comparison of a value with itself."),
