@@ -15,6 +15,7 @@ match it.
 from __future__ import annotations
 
 import ipaddress
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,18 +68,18 @@ def compile_folded(expr: n.Expr, scope: Scope) -> Compiled:
 
 def _as_pred(compiled: Compiled) -> Pred:
     if compiled is True:
-        return _always
+        return always
     if compiled is False:
-        return _never
+        return never
     assert callable(compiled)
     return compiled
 
 
-def _always(root: Any, cur: Any) -> bool:
+def always(root: Any, cur: Any) -> bool:
     return True
 
 
-def _never(root: Any, cur: Any) -> bool:
+def never(root: Any, cur: Any) -> bool:
     return False
 
 
@@ -249,6 +250,46 @@ class _Compiler:
             return self.scope.lists[str(operand.segments[0])]
         return None
 
+    def string_pred(self, path: n.Path, scalar_ok: Callable[[str], bool]) -> Pred:
+        """The hot path for `path OP literal` on strings (==, in, startswith, ...).
+
+        Reads a one-key path inline (no call), and calls `scalar_ok` — a C-level callable where
+        possible — only on strings; arrays and fan-outs take the general route.
+        """
+        if path.anchor == "it":
+            def on_element(r: Any, c: Any) -> bool:
+                if type(c) is str:
+                    return scalar_ok(c)
+                return False
+
+            return on_element
+        use_root = path.anchor != "rel"
+        segments = (RULE_KEY, *path.segments) if path.anchor == "rule" else path.segments
+        if len(segments) == 1 and isinstance(segments[0], str):
+            key = segments[0]
+
+            def one_key(r: Any, c: Any) -> bool:
+                o = r if use_root else c
+                v = o.get(key, MISSING) if type(o) is dict else MISSING
+                if type(v) is str:
+                    return scalar_ok(v)
+                if type(v) is list:
+                    return any(type(x) is str and scalar_ok(x) for x in expand(v))
+                return False
+
+            return one_key
+        walk = make_walker(segments)
+
+        def walked(r: Any, c: Any) -> bool:
+            v = walk(r if use_root else c)
+            if type(v) is str:
+                return scalar_ok(v)
+            if type(v) is list or type(v) is Fanout:
+                return any(type(x) is str and scalar_ok(x) for x in expand(v))
+            return False
+
+        return walked
+
     # conditions
     def _exists(self, e: n.Exists) -> Compiled:
         reach = self.reach(e.path)
@@ -315,18 +356,9 @@ class _Compiler:
 
     def _path_equals_literal(self, path: n.Path, lit: Any) -> Compiled:
         """The hot path: `eventName == "X"` costs a dict lookup and one comparison."""
-        reach = self.reach(path)
         if type(lit) is str:
-
-            def eq_str(r: Any, c: Any) -> bool:
-                v = reach(r, c)
-                if type(v) is str:
-                    return bool(v == lit)
-                if type(v) is list or type(v) is Fanout:
-                    return any(type(x) is str and x == lit for x in expand(v))
-                return False
-
-            return eq_str
+            return self.string_pred(path, lit.__eq__)
+        reach = self.reach(path)
         if lit is None:
 
             def eq_null(r: Any, c: Any) -> bool:
@@ -357,19 +389,9 @@ class _Compiler:
             if not (members.strings or members.numbers or members.bools or members.others):
                 return False
             if isinstance(left, n.Path):
-                reach = self.reach(left)
                 if members.only_strings:
-                    strings = members.strings
-
-                    def in_strings(r: Any, c: Any) -> bool:
-                        v = reach(r, c)
-                        if type(v) is str:
-                            return v in strings
-                        if type(v) is list or type(v) is Fanout:
-                            return any(type(x) is str and x in strings for x in expand(v))
-                        return False
-
-                    return in_strings
+                    return self.string_pred(left, frozenset(members.strings).__contains__)
+                reach = self.reach(left)
                 return lambda r, c: any(v in members for v in expand(reach(r, c)))
             values = self.values(left)
             return lambda r, c: any(v in members for v in values(r, c))
@@ -431,6 +453,14 @@ class _Compiler:
             needles = None
         op = e.op
         left = self.values(e.left)
+        if needles is not None and isinstance(e.left, n.Path):
+            if op == "contains":
+                if len(needles) == 1:
+                    within = operator.methodcaller("__contains__", needles[0])
+                    return self.string_pred(e.left, within)
+                several = needles
+                return self.string_pred(e.left, lambda v: any(s in v for s in several))
+            return self.string_pred(e.left, operator.methodcaller(op, needles))
         if needles is not None:
             fixed = needles
             if op == "startswith":
@@ -465,11 +495,15 @@ class _Compiler:
         except Exception as exc:  # re2.error; the checker reports it as CTR014
             raise CompileError(f"invalid regex {pattern!r}: {exc}") from None
         search = regex.search
+        if isinstance(e.left, n.Path):
+            return self.string_pred(e.left, lambda v: search(v) is not None)
         left = self.values(e.left)
         return lambda r, c: any(type(v) is str and search(v) is not None for v in left(r, c))
 
     def _glob(self, e: n.Glob) -> Compiled:
         test = glob_matcher(str(e.pattern.value))
+        if isinstance(e.left, n.Path):
+            return self.string_pred(e.left, test)
         left = self.values(e.left)
         return lambda r, c: any(type(v) is str and test(v) for v in left(r, c))
 
@@ -541,81 +575,72 @@ def _chain_or(parts: list[Pred]) -> Compiled:
     return lambda r, c: any(p(r, c) for p in items)
 
 
-# ---- dispatch approximation ------------------------------------------------------------------
+# ---- dispatch: specialising a rule for one (eventSource, eventName) ---------------------------
 
-Tri = Callable[[dict[str, Any]], "bool | None"]
-"""Three-valued: True/False when decided by eventSource/eventName alone, None when unknown."""
+Residual = Callable[[dict[str, Any]], "bool | Pred"]
+"""Given a record holding only eventSource/eventName, either a decided bool or the predicate
+that is left to evaluate for events with those two values."""
 
 
-def dispatch_approximation(expr: n.Expr, scope: Scope) -> Tri:
-    """Over-approximates `expr` on a record that holds only eventSource and eventName.
+def dispatch_residual(expr: n.Expr, scope: Scope) -> Residual:
+    """Partially evaluates `expr` for a known (eventSource, eventName).
 
-    Conditions whose paths are all top-level `eventSource`/`eventName` are evaluated exactly (the
-    real record has the same values there); every other condition is unknown. A rule can only
-    match an event if its approximation is not False.
+    Conditions whose paths are all top-level `eventSource`/`eventName` are decided exactly (the
+    real record has the same values there); every other condition stays, as its already compiled
+    closure. The result is False (the rule cannot match: it is not even tried), True (it matches
+    every such event), or the smaller predicate left over — so `eventSource == "x" and
+    eventName == "Y" and errorCode exists` costs one dict lookup for events of x/Y.
     """
-    return _Approx(scope).expr(expr, ())
+    return _Residual(scope).expr(expr, ())
 
 
-class _Approx:
+class _Residual:
     def __init__(self, scope: Scope):
         self.scope = scope
 
-    def expr(self, e: n.Expr, expanding: tuple[str, ...]) -> Tri:
+    def expr(self, e: n.Expr, expanding: tuple[str, ...]) -> Residual:
         if isinstance(e, n.BoolConst):
             value = e.value
             return lambda rec: value
         if isinstance(e, n.MacroRef):
             macro = self.scope.macros.get(e.name)
-            if macro is None or e.name in expanding:
-                return _unknown
-            return self.expr(macro.expr, (*expanding, e.name))
-        if isinstance(e, n.Not):
+            if macro is not None and e.name not in expanding:
+                return self.expr(macro.expr, (*expanding, e.name))
+        elif isinstance(e, n.Not):
             inner = self.expr(e.operand, expanding)
 
-            def not_(rec: dict[str, Any]) -> bool | None:
+            def not_(rec: dict[str, Any]) -> bool | Pred:
                 v = inner(rec)
-                return None if v is None else not v
+                if isinstance(v, bool):
+                    return not v
+                return _negate(v)
 
             return not_
-        if isinstance(e, n.And):
+        elif isinstance(e, (n.And, n.Or)):
             parts = [self.expr(o, expanding) for o in e.operands]
+            decisive = isinstance(e, n.Or)  # the value that decides: True for or, False for and
+            chain = _chain_or if decisive else _chain_and
 
-            def and_(rec: dict[str, Any]) -> bool | None:
-                unknown = False
-                for p in parts:
-                    v = p(rec)
-                    if v is False:
-                        return False
-                    if v is None:
-                        unknown = True
-                return None if unknown else True
+            def junction(rec: dict[str, Any]) -> bool | Pred:
+                left: list[Pred] = []
+                for part in parts:
+                    v = part(rec)
+                    if v is decisive:
+                        return decisive
+                    if not isinstance(v, bool):
+                        left.append(v)
+                return chain(left)
 
-            return and_
-        if isinstance(e, n.Or):
-            parts = [self.expr(o, expanding) for o in e.operands]
-
-            def or_(rec: dict[str, Any]) -> bool | None:
-                unknown = False
-                for p in parts:
-                    v = p(rec)
-                    if v is True:
-                        return True
-                    if v is None:
-                        unknown = True
-                return None if unknown else False
-
-            return or_
-        if isinstance(e, n.Quantifier):
-            return _unknown
-        if _only_dispatch_fields(e, self.scope):
+            return junction
+        elif _only_dispatch_fields(e, self.scope):
             pred = compile_expr(e, self.scope)
-            return lambda rec: pred(rec, rec)
-        return _unknown
+            return lambda rec: bool(pred(rec, rec))
+        compiled = compile_folded(e, self.scope)
+        return lambda rec: compiled
 
 
-def _unknown(rec: dict[str, Any]) -> bool | None:
-    return None
+def _negate(pred: Pred) -> Pred:
+    return lambda r, c: not pred(r, c)
 
 
 def _only_dispatch_fields(e: Any, scope: Scope) -> bool:

@@ -21,10 +21,11 @@ from .alerts import Alert
 from .compiler import (
     RULE_KEY,
     Pred,
+    Residual,
     Scope,
-    Tri,
+    always,
     compile_expr,
-    dispatch_approximation,
+    dispatch_residual,
 )
 from .diagnostics import Diagnostic, RuleSetError
 from .templates import parse_template
@@ -77,7 +78,7 @@ class _Rule:
     info: RuleInfo
     decl: n.RuleDecl
     pred: Pred
-    approx: Tri
+    residual: Residual
     summary: Renderer
     group_key: Callable[[Mapping[str, Any]], tuple[str, ...]]
     ignores: tuple[_Ignore, ...] = ()
@@ -139,7 +140,7 @@ class RuleSet:
             self._rules.append(self._compile_rule(decl))
         self._by_name = {r.info.name: r for r in self._rules}
         self._enabled = tuple(r for r in self._rules if r.info.enabled)
-        self._dispatch: dict[tuple[Any, Any], tuple[_Rule, ...]] = {}
+        self._dispatch: dict[tuple[Any, Any], tuple[tuple[_Rule, Pred], ...]] = {}
 
     def _compile_rule(self, decl: n.RuleDecl) -> _Rule:
         assert decl.when is not None
@@ -160,7 +161,7 @@ class RuleSet:
             info=info,
             decl=decl,
             pred=compile_expr(decl.when, self.scope),
-            approx=dispatch_approximation(decl.when, self.scope),
+            residual=dispatch_residual(decl.when, self.scope),
             summary=summary,
             group_key=_compile_group_key(decl),
             ignores=ignores,
@@ -172,11 +173,18 @@ class RuleSet:
         """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
+        try:
+            found = self._dispatch[
+                (record.get("eventSource", MISSING), record.get("eventName", MISSING))]
+        except (KeyError, TypeError):
+            found = self._candidates(record)
+        if not found:
+            return []
         alerts: list[Alert] = []
         ignore_results: dict[str, bool] = {}
-        for rule in self._candidates(record):
+        for rule, pred in found:
             try:
-                hit = rule.pred(record, record)
+                hit = pred(record, record)
             except Exception:  # evaluating never raises; a crash here is our bug, so say so
                 log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
                 continue
@@ -184,18 +192,25 @@ class RuleSet:
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
 
-    def _candidates(self, record: dict[str, Any]) -> tuple[_Rule, ...]:
+    def _candidates(self, record: dict[str, Any]) -> tuple[tuple[_Rule, Pred], ...]:
+        """The rules that can match events with this record's (eventSource, eventName), each
+        with what is left of its `when` once those two values are known. Cached per pair."""
         source = record.get("eventSource", MISSING)
         name = record.get("eventName", MISSING)
         if not ((source is MISSING or type(source) is str)
                 and (name is MISSING or type(name) is str)):
-            return self._enabled
+            return tuple((r, r.pred) for r in self._enabled)
         key = (source, name)
         found = self._dispatch.get(key)
         if found is None:
             pairs = (("eventSource", source), ("eventName", name))
             probe = {k: v for k, v in pairs if v is not MISSING}
-            found = tuple(r for r in self._enabled if r.approx(probe) is not False)
+            specialised = []
+            for rule in self._enabled:
+                left = rule.residual(probe)
+                if left is not False:
+                    specialised.append((rule, always if left is True else left))
+            found = tuple(specialised)
             if len(self._dispatch) >= _DISPATCH_CACHE_LIMIT:
                 self._dispatch.clear()
             self._dispatch[key] = found
@@ -228,7 +243,7 @@ class RuleSet:
     def candidates_for(self, event: Any) -> tuple[str, ...]:
         """The names of the rules the dispatch index tests `event` against (for explain/bench)."""
         record = event if type(event) is dict else _as_record(event)
-        return tuple(r.info.name for r in self._candidates(record))
+        return tuple(r.info.name for r, _ in self._candidates(record))
 
     # ---- routing -------------------------------------------------------------------------
 

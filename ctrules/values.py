@@ -49,6 +49,19 @@ def make_walker(segments: Sequence[str | int]) -> Walker:
             return walk_from(obj, segs, 0)
 
         return walk1
+    if len(segs) == 2 and all(isinstance(s, str) for s in segs):
+        k1, k2 = segs
+
+        def walk2(obj: Any) -> Any:
+            if type(obj) is dict:
+                v = obj.get(k1, MISSING)
+                if type(v) is dict:
+                    return v.get(k2, MISSING)
+                if v is MISSING or v is None or type(v) is str:
+                    return MISSING
+            return walk_from(obj, segs, 0)
+
+        return walk2
     if all(isinstance(s, str) for s in segs):
 
         def walk_keys(obj: Any) -> Any:
