@@ -34,6 +34,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test capture, redirected streams)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup(level: str = "INFO") -> None:
     """Route the `ctrules` loggers to stderr as JSON lines (idempotent)."""
     logger = logging.getLogger("ctrules")
@@ -41,7 +53,7 @@ def setup(level: str = "INFO") -> None:
     for handler in logger.handlers:
         if getattr(handler, "_ctrules_json", False):
             return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler._ctrules_json = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

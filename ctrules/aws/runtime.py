@@ -28,6 +28,21 @@ logger = logging.getLogger("ctrules.aws.runtime")
 ClientFactory = Callable[[str], Any]
 
 
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def _shared_session() -> Any:
+    """One boto3 session per process: it caches the service models, which makes creating the
+    second and later clients cheap (a fresh session re-reads them from disk)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            boto3: Any = importlib.import_module("boto3")
+            _session = boto3.session.Session()
+        return _session
+
+
 class Clients:
     """boto3 clients, one per service per container (they are thread-safe).
 
@@ -45,7 +60,6 @@ class Clients:
         with self._lock:
             client = self._clients.get(service)
             if client is None:
-                boto3: Any = importlib.import_module("boto3")
                 botocore_config: Any = importlib.import_module("botocore.config")
                 kwargs: dict[str, Any] = {
                     "config": botocore_config.Config(
@@ -57,7 +71,9 @@ class Clients:
                     kwargs["endpoint_url"] = self.endpoint_url
                 if self.region:
                     kwargs["region_name"] = self.region
-                client = boto3.session.Session().client(service, **kwargs)
+                session = _shared_session()
+                with _session_lock:  # client creation on a shared session is not thread-safe
+                    client = session.client(service, **kwargs)
                 self._clients[service] = client
             return client
 

@@ -52,17 +52,27 @@ def moto_server() -> Iterator[str]:
                 os.environ[k] = v
 
 
+_clients: dict[tuple[str, str], Any] = {}
+_session: Any = None
+
+
 def aws_client(endpoint: str, service: str) -> Any:
-    """A boto3 client for `service` pointed at the moto server."""
+    """A boto3 client for `service` pointed at the moto server (cached: clients are costly)."""
+    global _session
     import boto3
 
-    return boto3.session.Session().client(
+    if (endpoint, service) in _clients:
+        return _clients[(endpoint, service)]
+    if _session is None:
+        _session = boto3.session.Session()
+    client = _clients[(endpoint, service)] = _session.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
     )
+    return client
 
 
 def aws_env(endpoint: str, **extra: str) -> dict[str, str]:
