@@ -381,6 +381,7 @@ class _Ctx:
 @dataclass
 class _MacroFacts:
     refs: list[n.MacroRef] = field(default_factory=list)
+    top_refs: list[str] = field(default_factory=list)  # macros used outside any/all in the body
     it_use: n.Span | None = None  # `it` outside any/all in the body
     rule_use: n.Span | None = None  # `rule.…` in the body
 
@@ -511,6 +512,8 @@ class _Checker:
         def visit(e: Any, depth: int) -> None:
             if isinstance(e, n.MacroRef):
                 facts.refs.append(e)
+                if depth == 0:
+                    facts.top_refs.append(e.name)
             elif isinstance(e, n.Quantifier):
                 visit(e.path, depth)
                 visit(e.body, depth + 1)
@@ -537,7 +540,9 @@ class _Checker:
         it_use, rule_use = facts.it_use, facts.rule_use
         for ref in facts.refs:
             sub_it, sub_rule = self.transitive(ref.name, (*stack, name))
-            it_use = it_use or sub_it
+            # `it` in a macro used inside any/all of this one is bound there
+            if ref.name in facts.top_refs:
+                it_use = it_use or sub_it
             rule_use = rule_use or sub_rule
         self._trans[name] = (it_use, rule_use)
         return it_use, rule_use
