@@ -215,25 +215,61 @@ def agent_field(event: Mapping[str, Any]) -> str:
     return "*User agent*\n" + fit(_str(event, "userAgent") or "-", 400)
 
 
-def headline(group: AlertGroup, total: int | None = None) -> str:
+def headline(group: AlertGroup, total: int | None = None) -> tuple[str, bool]:
+    """The header text, and whether the summary had to be cut to fit it."""
     alert = group.first
     emoji = SEVERITY_EMOJI.get(alert.severity, ":white_circle:")
     count = total if total is not None else group.count
-    summary = alert.summary.strip() or f"{alert.rule}: {alert.event_name or 'event'}"
+    summary = _summary(alert)
     prefix = f"{emoji} {alert.severity.upper()} · "
     if count > 1:
         prefix += f"{count:,} × "
     # Header blocks are plain text: no escaping, only the length limit.
-    return prefix + fit(" ".join(summary.split()), HEADER_TEXT_LIMIT - len(prefix), escaped=False)
+    text = prefix + fit(summary, HEADER_TEXT_LIMIT - len(prefix), escaped=False)
+    return text, len(prefix) + len(summary) > HEADER_TEXT_LIMIT
+
+
+def _summary(alert: Alert) -> str:
+    return " ".join(alert.summary.split()) or f"{alert.rule}: {alert.event_name or 'event'}"
+
+
+def _collapse(value: Any, keep: int, strlen: int, depth: int = 0) -> Any:
+    """A smaller copy: arrays cut to `keep` items plus a "…N more" marker, long strings cut."""
+    if depth > 8:
+        return "{…}" if isinstance(value, Mapping) else "[…]" if isinstance(value, list) else value
+    if isinstance(value, Mapping):
+        return {str(k): _collapse(v, keep, strlen, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_collapse(v, keep, strlen, depth + 1) for v in value[:keep]]
+        if len(value) > keep:
+            items.append(f"…{len(value) - keep:,} more")
+        return items
+    if isinstance(value, str) and len(value) > strlen:
+        return value[:strlen] + f"…(+{len(value) - strlen:,} chars)"
+    return value
+
+
+def shrink_json(value: Any, budget: int) -> tuple[str, bool]:
+    """Compact JSON of `value` whose mrkdwn-escaped form fits `budget` if at all possible by
+    shortening arrays and strings (keeping the structure readable); True if shortened."""
+    raw = compact_json(value)
+    if len(escape(raw)) <= budget:
+        return raw, False
+    for keep, strlen in ((10, 200), (5, 120), (3, 80), (2, 60), (1, 40), (1, 20)):
+        small = compact_json(_collapse(value, keep, strlen))
+        if len(escape(small)) <= budget:
+            return small, True
+    return compact_json(_collapse(value, 1, 20)), True
 
 
 def json_section(title: str, value: Any, budget: int = JSON_BUDGET) -> Payload:
-    raw = compact_json(value).replace("```", "`\u200b``")
-    body = fit(raw, budget, suffix="")
+    full = compact_json(value)
+    raw, shortened = shrink_json(value, budget)
+    raw = raw.replace("```", "`\u200b``")
+    body = fit(raw, budget)  # the last resort cut, for values whose skeleton alone is huge
     note = ""
-    if len(body) < len(escape(raw)):
-        note = f"\n_truncated: first {len(body):,} of {len(raw):,} characters shown_"
-        body += "…"
+    if shortened or len(body) < len(escape(raw)):
+        note = f"\n_shortened: long arrays and strings cut; full value {len(full):,} characters_"
     return _section(f"*{title}*\n```{body}```{note}")
 
 
@@ -285,6 +321,10 @@ def varying_values(alerts: Sequence[Alert]) -> list[tuple[str, Counter[str], boo
     """Paths whose values differ across the alerts' events: (path, value counts, capped)."""
     counts: dict[str, Counter[str]] = {}
     capped: set[str] = set()
+    # A path differs when some event's set of values differs from the first event's: an array
+    # holding the same two values in every event (resources.type) does not.
+    first_seen: dict[str, frozenset[str]] = {}
+    differs: set[str] = set()
     for index, alert in enumerate(alerts):
         event = _event(alert)
         seen: dict[str, set[str]] = {}
@@ -302,16 +342,21 @@ def varying_values(alerts: Sequence[Alert]) -> list[tuple[str, Counter[str], boo
         for path, absent in counts.items():
             if path not in seen:
                 absent["-"] += 1
+                differs.add(path)
         for path, values in seen.items():
             found = counts.get(path)
             if found is None:
                 counter: Counter[str] = Counter()
                 counts[path] = counter
+                first_seen[path] = frozenset(values)
                 if index:
                     # Absent from the earlier events: "-" for each of them.
                     counter["-"] += index
+                    differs.add(path)
             else:
                 counter = found
+                if path not in differs and frozenset(values) != first_seen[path]:
+                    differs.add(path)
             for value in values:
                 if value in counter or len(counter) < MAX_DISTINCT_TRACKED:
                     counter[value] += 1
@@ -324,9 +369,7 @@ def varying_values(alerts: Sequence[Alert]) -> list[tuple[str, Counter[str], boo
         return (order[root], len(counts[path]), path)
 
     return [
-        (path, counts[path], path in capped)
-        for path in sorted(counts, key=rank)
-        if len(counts[path]) > 1 or path in capped
+        (path, counts[path], path in capped) for path in sorted(counts, key=rank) if path in differs
     ]
 
 
@@ -363,12 +406,14 @@ def _join_fitting(lines: Sequence[str], budget: int) -> str:
 
 
 def why_section(lines: Sequence[str]) -> Payload | None:
+    """The deciding clauses with the values seen, monospace so the explain trace lines up."""
     if not lines:
         return None
-    shown = ["• " + fit(line, 400) for line in lines[:WHY_LINES]]
+    shown = [fit(line.replace("```", "`\u200b``"), 300) for line in lines[:WHY_LINES]]
     if len(lines) > WHY_LINES:
-        shown.append(f"_…{len(lines) - WHY_LINES} more clauses_")
-    return _section(_join_fitting(["*Why*", *shown], SECTION_TEXT_LIMIT))
+        shown.append(f"…{len(lines) - WHY_LINES} more clauses")
+    body = _join_fitting(shown, SECTION_TEXT_LIMIT - 20)
+    return _section(f"*Why*\n```{body}```")
 
 
 def ids_context(group: AlertGroup, unrouted: Sequence[str], note: str | None) -> Payload:
@@ -428,11 +473,13 @@ def render_group(
         rule_field(alert),
         agent_field(event),
     ]
+    head, cut = headline(group, total)
     blocks: list[Payload] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": headline(group, total), "emoji": True},
-        },
+        {"type": "header", "text": {"type": "plain_text", "text": head, "emoji": True}},
+    ]
+    if cut:
+        blocks.append(_section(fit(_summary(alert), SECTION_TEXT_LIMIT)))
+    blocks += [
         {
             "type": "section",
             "fields": [
@@ -482,20 +529,25 @@ def render_digest(groups: Sequence[AlertGroup]) -> Payload:
             f"{emoji} {code(a.rule, 100)} ×{g.count:,} — {fit(a.summary or '-', 200)} "
             f"({code(a.event_id or '-', 80)}{' …' if g.count > 1 else ''})"
         )
+    # Slack caps a whole message at 40,000 characters; stop listing well before, and count
+    # what did not fit.
+    budget = MESSAGE_TEXT_LIMIT - 4000
     chunk: list[str] = []
     size = 0
     for index, line in enumerate(lines):
-        if size + len(line) + 1 > SECTION_TEXT_LIMIT - 50:
-            if len(blocks) >= MAX_BLOCKS - 2:
+        if size + len(line) + 1 > SECTION_TEXT_LIMIT - 50 or budget - len(line) < 0:
+            if chunk:
+                blocks.append(_section("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) >= MAX_BLOCKS - 1 or budget - len(line) < 0:
                 rest = groups[index:]
                 chunk.append(
                     f"_…and {len(rest):,} more groups ({sum(g.count for g in rest):,} alerts)_"
                 )
                 break
-            blocks.append(_section("\n".join(chunk)))
-            chunk, size = [], 0
         chunk.append(line)
         size += len(line) + 1
+        budget -= len(line) + 1
     if chunk:
         blocks.append(_section("\n".join(chunk)))
     text = f"{total:,} more alerts in {len(groups):,} groups (digest)"

@@ -435,7 +435,10 @@ class SlackSink:
             why=self._why(group.first),
             account_names=self.settings.account_names,
             total=total,
-            note=f":thread: {total:,} alerts in this group so far; later ones are in the thread",
+            note=(
+                f":thread: {total:,} alerts in this group so far; details above are from the "
+                "latest batch; every batch is in the thread"
+            ),
         )
         self.limiter.acquire(dest.target)
         try:
