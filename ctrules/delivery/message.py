@@ -89,7 +89,7 @@ def compact_json(value: Any) -> str:
 def _get(event: Mapping[str, Any], dotted: str) -> Any:
     value: Any = event
     for key in dotted.split("."):
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
@@ -286,10 +286,14 @@ def _values(value: Any, depth: int = 0) -> Iterable[tuple[str, Any]]:
     matching how rule paths read them (`resources.ARN`)."""
     if depth > 5:
         return
-    if isinstance(value, Mapping):
+    # dict/list first: isinstance against the ABCs is slow, and decoded JSON is dicts and lists.
+    if type(value) is dict or isinstance(value, Mapping):
         for key, child in value.items():
-            for sub, leaf in _values(child, depth + 1):
-                yield (f"{key}.{sub}" if sub else str(key)), leaf
+            if type(child) is dict or type(child) is list or isinstance(child, Mapping):
+                for sub, leaf in _values(child, depth + 1):
+                    yield f"{key}.{sub}" if sub else str(key), leaf
+            else:
+                yield str(key), child
     elif isinstance(value, list):
         for child in value[:50]:
             yield from _values(child, depth + 1)
@@ -317,6 +321,19 @@ MAX_LEAVES_PER_EVENT = 200
 MAX_PATHS_TRACKED = 300
 
 
+_SCALARS = {None: "null", True: "true", False: "false"}
+
+
+def _leaf_text(leaf: Any) -> str:
+    if type(leaf) is str:
+        return leaf
+    if leaf is None or leaf is True or leaf is False:
+        return _SCALARS[leaf]
+    if type(leaf) is int:
+        return str(leaf)
+    return compact_json(leaf)
+
+
 def varying_values(alerts: Sequence[Alert]) -> list[tuple[str, Counter[str], bool]]:
     """Paths whose values differ across the alerts' events: (path, value counts, capped)."""
     counts: dict[str, Counter[str]] = {}
@@ -337,8 +354,7 @@ def varying_values(alerts: Sequence[Alert]) -> list[tuple[str, Counter[str], boo
                 path = f"{root}.{sub}" if sub else root
                 if path not in counts and len(counts) >= MAX_PATHS_TRACKED:
                     continue
-                text = leaf if isinstance(leaf, str) else compact_json(leaf)
-                seen.setdefault(path, set()).add(text[:300])
+                seen.setdefault(path, set()).add(_leaf_text(leaf)[:300])
         for path, absent in counts.items():
             if path not in seen:
                 absent["-"] += 1
