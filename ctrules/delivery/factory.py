@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .base import JsonLinesSink, Sink
@@ -328,16 +328,21 @@ def build_sink(
     *,
     secret_resolver: SecretResolver | None = None,
     dynamodb_client: Any = None,
+    account_names: Mapping[str, str] | None = None,
 ) -> Sink:
     """The Sink for this deployment: Slack when any destination is configured, else JSON lines.
 
     `ruleset` supplies routing (`destinations`) and explanations (`why`); None sends every
     alert to the default destination. `secret_resolver` resolves `ssm:`/`secretsmanager:`
     references. `dynamodb_client` (a boto3 DynamoDB client) is used for thread mode; when thread
-    mode is configured without one, a default boto3 client is created.
+    mode is configured without one, a default boto3 client is created. `account_names`
+    (e.g. discovered from AWS Organizations by the caller) are shown next to account ids;
+    names from CTRULES_ACCOUNT_NAMES take precedence.
     Raises SlackConfigError for inconsistent configuration (fail at cold start, not per alert).
     """
     settings = load_settings(config_env, secret_resolver)
+    if account_names:
+        settings = replace(settings, account_names={**account_names, **settings.account_names})
     if not settings.configured:
         if settings.thread_table:
             raise SlackConfigError("CTRULES_SLACK_THREAD_TABLE is set but no destination is")

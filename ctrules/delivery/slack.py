@@ -321,6 +321,8 @@ class SlackSink:
         self.thread_store = thread_store
         self.limiter = limiter or RateLimiter(settings.rate, settings.burst)
         self.transport = transport or SlackTransport(settings)
+        # Counters for the caller's metrics; the container worker delivers from several threads.
+        self._counter_lock = threading.Lock()
         self.messages_sent = 0
         self.permanent_failures = 0
         self.transient_failures = 0
@@ -390,7 +392,8 @@ class SlackSink:
             if exc.permanent:
                 return None, None
             return f"earlier message to {dest.name} failed: {exc.reason}", None
-        self.messages_sent += 1
+        with self._counter_lock:
+            self.messages_sent += 1
         report.messages += 1
         report.delivered += sum(g.count for g in groups)
         return None, posted
@@ -468,17 +471,21 @@ class SlackSink:
                 permanent=permanent,
             )
         )
+        with self._counter_lock:
+            if permanent:
+                self.permanent_failures += 1
+            else:
+                self.transient_failures += 1
         if permanent:
-            self.permanent_failures += 1
             log.error(
-                "permanent Slack delivery failure to %s: %s; rules=%s eventIDs=%s",
+                "permanent Slack delivery failure to %s: %s; rules=%s eventIDs=%s%s",
                 dest.name,
                 reason,
                 ",".join(rules),
                 ",".join(event_ids[:50]),
+                f" (+{len(event_ids) - 50} more)" if len(event_ids) > 50 else "",
             )
         else:
-            self.transient_failures += 1
             log.warning(
                 "transient Slack delivery failure to %s: %s; %d alerts to retry",
                 dest.name,

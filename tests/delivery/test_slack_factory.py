@@ -149,3 +149,13 @@ def test_factory_sink_delivers_to_local_slack(slack_server: SlackServer) -> None
     assert report.ok and report.delivered == 1
     [posted] = slack_server.posts_to("default")
     assert posted["text"].startswith("[LOW] hello")
+
+
+def test_account_names_from_the_caller_are_merged_under_the_env_ones() -> None:
+    sink = build_sink(
+        None,
+        {"CTRULES_SLACK_WEBHOOK_URL": HOOK, "CTRULES_ACCOUNT_NAMES": '{"1": "from-env"}'},
+        account_names={"1": "from-org", "2": "org-only"},
+    )
+    assert isinstance(sink, SlackSink)
+    assert sink.settings.account_names == {"1": "from-env", "2": "org-only"}
