@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..sources.envelopes import Work, unwrap
@@ -122,19 +123,40 @@ def _sqs(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[
     return [{"itemIdentifier": item} for item, result in results.items() if not result.ok]
 
 
+@dataclass(frozen=True)
+class KinesisItem:
+    sequence_number: str
+    partition_key: str | None
+    data: bytes | None  # None: the Lambda event's data was not valid base64
+    source: str
+
+
 def _kinesis(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[str, str]]:
-    batch = runtime.pipeline.batch(counters)
+    items: list[KinesisItem] = []
     for record in records:
         kinesis = record.get("kinesis") or {}
         seq = str(kinesis.get("sequenceNumber", ""))
-        source = f"kinesis:{record.get('eventSourceARN', '')}:{seq}"
         try:
-            data = base64.b64decode(kinesis.get("data", ""), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            batch.add(seq, [BadRecord(source, None, f"data is not base64: {exc}")])
-            continue
+            data: bytes | None = base64.b64decode(kinesis.get("data", ""), validate=True)
+        except (binascii.Error, ValueError):
+            data = None
+        source = f"kinesis:{record.get('eventSourceARN', '')}:{seq}"
+        items.append(KinesisItem(seq, kinesis.get("partitionKey"), data, source))
+    failed = process_kinesis(runtime, items, counters)
+    return [{"itemIdentifier": seq} for seq in failed]
+
+
+def process_kinesis(runtime: Runtime, items: list[KinesisItem], counters: Counters) -> list[str]:
+    """Evaluate a batch of Kinesis records; returns the sequence numbers that must be retried."""
+    batch = runtime.pipeline.batch(counters)
+    for item in items:
         work: list[Work] = []
-        for unit in decode_data(data, source):
+        units: list[Work] = (
+            list(decode_data(item.data, item.source))
+            if item.data is not None
+            else [BadRecord(item.source, None, "data is not base64")]
+        )
+        for unit in units:
             if not isinstance(unit, BadRecord):
                 work.append(unit)
                 continue
@@ -145,15 +167,26 @@ def _kinesis(runtime: Runtime, records: list[Any], counters: Counters) -> list[d
                 logger,
                 "error",
                 "undecodable kinesis record",
-                sequence_number=seq,
-                partition_key=kinesis.get("partitionKey"),
+                sequence_number=item.sequence_number,
+                partition_key=item.partition_key,
                 index=unit.index,
                 reason=unit.reason,
-                data_head=base64.b64encode(data[:2048]).decode(),
+                data_head=base64.b64encode((item.data or b"")[:2048]).decode(),
             )
-        batch.add(seq, work)
+        batch.add(item.sequence_number, work)
     results = batch.finish()
-    return [{"itemIdentifier": item} for item, result in results.items() if not result.ok]
+    return [seq for seq, result in results.items() if not result.ok]
+
+
+def process_message(runtime: Runtime, message_id: str, body: Any, counters: Counters) -> list[str]:
+    """Process one SQS message body on its own; returns its errors (empty: delete it)."""
+    batch = runtime.pipeline.batch(counters)
+    work, problems = envelope_work(body, f"sqs:{message_id}")
+    for problem in problems:
+        batch.bad(problem, message_id)
+        batch.fail(message_id, f"message is not a known envelope: {problem.reason}")
+    batch.add(message_id, work)
+    return [e for result in batch.finish().values() for e in result.errors]
 
 
 def _direct(runtime: Runtime, event: Any, kind: str, counters: Counters) -> None:

@@ -61,6 +61,14 @@ class Counters:
             self.alerts_by_rule.update(other.alerts_by_rule)
             self.ignored_by.update(other.ignored_by)
 
+    def take(self) -> Counters:
+        """Everything counted so far, handed over; this object starts again from zero (for
+        long-running workers that emit per period while threads keep counting)."""
+        with self._lock:
+            taken = Counters(self.totals, self.alerts_by_rule, self.ignored_by)
+            self.totals, self.alerts_by_rule, self.ignored_by = Counter(), Counter(), Counter()
+        return taken
+
     def summary(self) -> dict[str, Any]:
         with self._lock:
             out: dict[str, Any] = {name: self.totals.get(name, 0) for name in TOTALS}
