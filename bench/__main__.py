@@ -35,7 +35,7 @@ from ctrules.sources.logfile import BadRecord, iter_records
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-OUT = HERE / "out"
+OUT = HERE / "out"  # scratch space (gitignored); --work moves it
 
 
 @dataclass
@@ -348,9 +348,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="events given to the slow baselines (A, and B at 1,000 rules)")
     ap.add_argument("--no-e2e", action="store_true", help="skip `ctrules run` and the handler")
     ap.add_argument("--no-lambda", action="store_true", help="skip the Lambda handler run")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="skip the per-file peak-memory runs of `ctrules run`")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="scratch directory for data, rule files and results (default bench/out)")
     ap.add_argument("--json", type=Path, default=None, help="write results here "
                     "(default bench/out/results-<events>.json)")
     args = ap.parse_args(argv)
+    global OUT
+    if args.work is not None:
+        OUT = args.work.resolve()
     wanted = {w.strip() for w in args.rules.split(",") if w.strip()}
     events = parse_count(args.events)
     data_dir = args.data or OUT / f"data-{args.events}"
@@ -484,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         print("end to end: ctrules run ...", file=sys.stderr)
         label = "end to end: `ctrules run`, " + ("default pack" if default_dir else "parity rules")
         rows.append(run_e2e(e2e_rules, files, total, label))
-        big = max(files, key=lambda p: decoded_sizes[p])
-        memory = memory_per_file(e2e_rules, big, decoded_sizes[big], data_dir)
+        if not args.no_memory:
+            big = max(files, key=lambda p: decoded_sizes[p])
+            memory = memory_per_file(e2e_rules, big, decoded_sizes[big], data_dir)
         if not args.no_lambda:
             print("end to end: Lambda handler via moto ...", file=sys.stderr)
             lrow, e2e_info = run_lambda(data_dir, files, total, e2e_rules)
