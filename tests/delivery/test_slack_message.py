@@ -135,3 +135,73 @@ def test_route_groups_by_destination_and_key() -> None:
     summary = [(g.destination, g.count, g.unrouted) for g in groups]
     # "b" is not configured: the high alerts also go to the default, marked unrouted.
     assert summary == [("a", 2, ()), ("default", 2, ("b",)), ("default", 1, ())]
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(alphabet=st.sampled_from("a<>&`*_~\n é"), max_size=40),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "userIdentity",
+                    "arn",
+                    "eventTime",
+                    "requestParameters",
+                    "responseElements",
+                    "errorCode",
+                    "resources",
+                    "ARN",
+                    "x",
+                    "eventID",
+                    "additionalEventData",
+                    "MFAUsed",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "userIdentity",
+                    "eventTime",
+                    "requestParameters",
+                    "responseElements",
+                    "errorCode",
+                    "errorMessage",
+                    "resources",
+                    "eventID",
+                    "sourceIPAddress",
+                    "userAgent",
+                    "awsRegion",
+                    "recipientAccountId",
+                    "additionalEventData",
+                    "eventName",
+                ]
+            ),
+            JSON,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text(max_size=300),
+)
+def test_any_events_render_to_a_valid_message(records: list[dict[str, Any]], summary: str) -> None:
+    alerts = [alert(r, summary=summary) for r in records]
+    payload = render_group(AlertGroup("d", ("k",), alerts), why=[summary])
+    assert validate_message(payload) == []
+    assert validate_message(render_digest([AlertGroup("d", ("k",), alerts)])) == []
