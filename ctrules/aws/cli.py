@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sqs.add_argument(
         "--exit-when-empty",
         action="store_true",
-        help="exit 0 once the queue is empty and nothing is in flight (batch jobs, tests)",
+        help="exit 0 once the queue holds no visible or in-flight messages (batch jobs, tests)",
     )
     sqs.set_defaults(func=run_sqs)
 

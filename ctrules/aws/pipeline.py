@@ -179,6 +179,9 @@ class Batch:
             to_send = claim.claimed
         if not to_send:
             return
+        # Delivery and its dedup confirmation happen under one lock: another thread's delivery
+        # never starts between this chunk being sent and being recorded as sent, which keeps
+        # the duplicate window (process death between send and confirm) to this chunk alone.
         with self.p._deliver_lock:
             try:
                 report = self.p.sink.deliver(to_send)
@@ -186,10 +189,31 @@ class Batch:
                 report = DeliveryReport(
                     failures=[DeliveryFailure("*", f"sink raised {type(exc).__name__}: {exc}")]
                 )
+            failed = self._account(report, to_send, owner_of)
+            if dedup is not None:
+                delivered = [a for a in to_send if id(a) not in failed]
+                retry = [a for a in to_send if id(a) in failed]
+                try:
+                    dedup.confirm(delivered)
+                    dedup.release(retry)
+                except Exception as exc:
+                    # Delivered but not recorded: a retry may repeat these alerts. Say so; do
+                    # not fail the items (that would make the repeat certain).
+                    log(
+                        logger,
+                        "error",
+                        "dedup confirm failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+
+    def _account(
+        self, report: DeliveryReport, sent: list[Alert], owner_of: dict[int, str]
+    ) -> set[int]:
+        """Count the report, fail the owners of retryable failures; ids of failed alerts."""
         self.counters.add("Delivered", report.delivered)
         failed: set[int] = set()
         for failure in report.failures:
-            hit = [a for a in to_send if _covers(failure, a)]
+            hit = [a for a in sent if _covers(failure, a)]
             if failure.permanent:
                 self.counters.add("PermanentDeliveryFailures")
                 log(
@@ -207,16 +231,7 @@ class Batch:
                 failed.add(id(alert))
             for item in sorted({owner_of[id(a)] for a in hit}):
                 self.fail(item, f"delivery to {failure.destination} failed: {failure.reason}")
-        if dedup is not None:
-            delivered = [a for a in to_send if id(a) not in failed]
-            retry = [a for a in to_send if id(a) in failed]
-            try:
-                dedup.confirm(delivered)
-                dedup.release(retry)
-            except Exception as exc:
-                # Delivered but not recorded: a retry may repeat these alerts. Say so; do not
-                # fail the items (that would make the repeat certain).
-                log(logger, "error", "dedup confirm failed", error=f"{type(exc).__name__}: {exc}")
+        return failed
 
     def finish(self) -> dict[str, ItemResult]:
         self.flush()

@@ -52,7 +52,9 @@ class SqsWorker:
         self.runtime = runtime
         self.queue_url = queue_url
         self.concurrency = max(1, concurrency)
-        self.visibility = max(10, visibility_timeout)
+        self.visibility = max(1, visibility_timeout)
+        # How often the loop comes back to delete finished messages and extend the others.
+        self.tick = max(0.05, min(1.0, self.visibility / 4))
         self.wait_seconds = max(0, min(20, wait_seconds))
         self.exit_when_empty = exit_when_empty
         self.sqs = runtime.clients("sqs")
@@ -80,39 +82,38 @@ class SqsWorker:
             while True:
                 self._reap(inflight)
                 self._extend(inflight)
+                futures = [f.future for f in inflight.values()]
                 if self.stopping.is_set():
                     if not inflight:
                         break
-                    wait([f.future for f in inflight.values()], timeout=1.0)
+                    wait(futures, timeout=self.tick)
                     continue
                 free = self.concurrency - len(inflight)
-                if free <= 0:
-                    wait(
-                        [f.future for f in inflight.values()],
-                        timeout=1.0,
-                        return_when=FIRST_COMPLETED,
-                    )
-                    continue
-                # Long-poll only when idle: with work in flight the loop must come back to
-                # delete finished messages and extend visibility.
-                messages = self._receive(free, self.wait_seconds if not inflight else 1)
-                if self.stopping.is_set():
-                    self._release(messages)  # received after SIGTERM: leave them to others
-                    continue
-                for message in messages:
-                    now = time.monotonic()
-                    future = pool.submit(
-                        process_message,
-                        self.runtime,
-                        message["MessageId"],
-                        message.get("Body", ""),
-                        self.counters,
-                    )
-                    inflight[message["MessageId"]] = _InFlight(
-                        message["MessageId"], message["ReceiptHandle"], now, now, future
-                    )
-                if not messages and not inflight and self.exit_when_empty:
-                    break
+                if free > 0:
+                    # Long-poll only when idle: with work in flight the loop must come back
+                    # within a tick to delete finished messages and extend visibility.
+                    messages = self._receive(free, 0 if inflight else self.wait_seconds)
+                    if self.stopping.is_set():
+                        self._release(messages)  # received after SIGTERM: leave to others
+                        continue
+                    for message in messages:
+                        now = time.monotonic()
+                        future = pool.submit(
+                            process_message,
+                            self.runtime,
+                            message["MessageId"],
+                            message.get("Body", ""),
+                            self.counters,
+                        )
+                        inflight[message["MessageId"]] = _InFlight(
+                            message["MessageId"], message["ReceiptHandle"], now, now, future
+                        )
+                        futures.append(future)
+                    if not messages and not inflight and self.exit_when_empty:
+                        if self._drained():
+                            break
+                if inflight:
+                    wait(futures, timeout=self.tick, return_when=FIRST_COMPLETED)
                 if time.monotonic() - last_metrics > METRICS_EVERY:
                     self._emit_metrics()
                     last_metrics = time.monotonic()
@@ -125,6 +126,20 @@ class SqsWorker:
             failed=self.failed,
         )
         return 0
+
+    def _drained(self) -> bool:
+        """Nothing visible and nothing in flight anywhere (failed messages come back)."""
+        try:
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=self.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+        except Exception:
+            return False
+        return all(int(v) == 0 for v in attrs.values())
 
     def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         try:

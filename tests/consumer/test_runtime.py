@@ -93,7 +93,11 @@ def test_rules_bundled_local_and_s3(s3: Any, bucket: str) -> None:
     assert {r.name for r in load_ruleset(str(RULES)).rules} == set(EXPECTED)
     s3.put_object(Bucket=bucket, Key="rules/prod/consumer.ctr", Body=RULES.read_bytes())
     s3.put_object(Bucket=bucket, Key="rules/prod/README.md", Body=b"not a rule file")
-    for uri in (f"s3://{bucket}/rules/", f"s3://{bucket}/rules", f"s3://{bucket}/rules/prod/consumer.ctr"):
+    for uri in (
+        f"s3://{bucket}/rules/",
+        f"s3://{bucket}/rules",
+        f"s3://{bucket}/rules/prod/consumer.ctr",
+    ):
         assert {r.name for r in load_ruleset(uri, s3).rules} == set(EXPECTED)
     with pytest.raises(RulesNotFound):
         load_ruleset(f"s3://{bucket}/nothing-here/", s3)
@@ -137,7 +141,9 @@ def test_secrets_from_ssm_and_secrets_manager_are_cached(moto_server: str) -> No
     for _ in range(5):
         resolver(f"ssm:{name}")
     assert resolver.fetches == 3  # cached per container
-    ssm.put_parameter(Name=name, Value="https://hooks.example/rotated", Overwrite=True, Type="SecureString")
+    ssm.put_parameter(
+        Name=name, Value="https://hooks.example/rotated", Overwrite=True, Type="SecureString"
+    )
     now[0] += 61
     assert resolver(f"ssm:{name}") == "https://hooks.example/rotated"
     with pytest.raises(SecretError, match="ParameterNotFound") as info:
@@ -146,7 +152,12 @@ def test_secrets_from_ssm_and_secrets_manager_are_cached(moto_server: str) -> No
 
 
 def test_slack_end_to_end_with_webhook_from_ssm(
-    moto_server: str, s3: Any, bucket: str, slack_server: SlackServer, ruleset: Any, capsys: Any  # noqa: F811
+    moto_server: str,
+    s3: Any,
+    bucket: str,
+    slack_server: SlackServer,  # noqa: F811
+    ruleset: Any,
+    capsys: Any,
 ) -> None:
     ssm = aws_client(moto_server, "ssm")
     name = "/" + unique("ctrules") + "/default-hook"
