@@ -84,7 +84,7 @@ _EXTRA_EVENTS: dict[str, tuple[str, ...]] = {
     ),
     # Internal or service-initiated calls seen in the real-log corpus.
     "cloudtrail.amazonaws.com": ("CloudTrailInsight", "CreateServiceLinkedChannel"),
-    "rds.amazonaws.com": ("DescribeRecommendationGroups",),
+    "rds.amazonaws.com": ("DescribeRecommendationGroups", "DescribeRecommendations"),
     "ssm.amazonaws.com": (
         "ListInstanceAssociations", "UpdateInstanceAssociationStatus", "UpdateInstanceInformation",
     ),
