@@ -133,6 +133,10 @@ class KinesisWorker:
         self.counters = Counters()
         self.iterators: dict[str, str | None] = {}
         self.retry_after: dict[str, float] = {}
+        # Records after a failed one that *were* delivered: skipped when the shard is re-read
+        # from the failure, so a retry repeats only what failed (in memory; across a restart
+        # the dedup table is what prevents repeats).
+        self.delivered_ahead: dict[str, set[str]] = {}
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -220,11 +224,17 @@ class KinesisWorker:
                 )
                 for r in records
             ]
-            failed = set(process_kinesis(self.runtime, items, self.counters))
+            ahead = self.delivered_ahead.get(shard_id, set())
+            todo = [item for item in items if item.sequence_number not in ahead]
+            failed = set(process_kinesis(self.runtime, todo, self.counters))
             done = items
             if failed:
                 first = next(i for i, item in enumerate(items) if item.sequence_number in failed)
                 done = items[:first]
+                ahead |= {
+                    i.sequence_number for i in items[first:] if i.sequence_number not in failed
+                }
+                self.delivered_ahead[shard_id] = ahead
                 # Re-read from the first failed record after a pause (delivery is down).
                 self.iterators.pop(shard_id, None)
                 self.retry_after[shard_id] = time.monotonic() + self.retry_pause
@@ -236,6 +246,8 @@ class KinesisWorker:
                     from_sequence=items[first].sequence_number,
                     failed=len(failed),
                 )
+            else:
+                self.delivered_ahead.pop(shard_id, None)
             if done:
                 self.checkpoints.put(shard_id, done[-1].sequence_number)
             if failed:
