@@ -1,6 +1,9 @@
 # The function. Its environment is local.lambda_environment (main.tf): names only, no secret values.
 
+# Created here rather than by Lambda so retention and encryption are set, and the role needs no
+# logs:CreateLogGroup.
 resource "aws_cloudwatch_log_group" "lambda" {
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (lambda_logs_retention_in_days, 30 days by default like the module this replaces): these are operational logs; the audit record is the CloudTrail bucket itself.
   name              = "/aws/lambda/${var.function_name}"
   retention_in_days = var.lambda_logs_retention_in_days
   kms_key_id        = var.logs_kms_key_arn
@@ -10,7 +13,8 @@ resource "aws_cloudwatch_log_group" "lambda" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:Runs outside a VPC on purpose: it needs egress to Slack and to AWS APIs only; a VPC would add a NAT gateway and no protection for this workload.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the module cannot assume exists; the package is pinned by source_code_hash / image digest.
-  #checkov:skip=CKV_AWS_173:The environment holds no secret values (only SSM / Secrets Manager names); it is encrypted with the AWS managed key, or with lambda_kms_key_arn when given.
+  # The environment holds no secret values (only SSM / Secrets Manager names): the AWS managed
+  # key encrypts it unless lambda_kms_key_arn names a customer managed one.
   function_name = var.function_name
   description   = "ctrules: CloudTrail rules to Slack"
   role          = aws_iam_role.lambda.arn

@@ -92,7 +92,9 @@ resource "aws_sqs_queue_policy" "notifications" {
 
 # The fan-out topic: the bucket notifies it, the queue (and anything else) subscribes.
 resource "aws_sns_topic" "s3_fanout" {
-  #checkov:skip=CKV_AWS_26:S3 cannot publish to a topic encrypted with the AWS managed SNS key; encryption needs a customer managed key whose policy admits s3.amazonaws.com, which the caller passes as sns_kms_master_key_id. The topic carries object keys, not log contents.
+  # S3 cannot publish to a topic encrypted with the AWS managed SNS key: encryption needs a
+  # customer managed key whose policy admits s3.amazonaws.com (sns_kms_master_key_id). The
+  # topic carries object keys, not log contents.
   count             = local.create_sns_topic ? 1 : 0
   name              = "${var.function_name}-s3-notifications"
   kms_master_key_id = var.sns_kms_master_key_id
