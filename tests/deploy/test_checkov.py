@@ -47,10 +47,13 @@ def _run_checkov() -> list[dict[str, Any]]:
     proc = subprocess.run(
         [
             _checkov(),
-            "--directory", str(MODULE),
-            "--framework", "terraform",
+            "--directory",
+            str(MODULE),
+            "--framework",
+            "terraform",
             "--skip-download",
-            "--output", "json",
+            "--output",
+            "json",
             "--quiet",
         ],
         cwd=ROOT,

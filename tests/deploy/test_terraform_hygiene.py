@@ -198,4 +198,3 @@ def test_every_checkov_suppression_is_justified() -> None:
     assert skips, "the suppressions are found"
     for path, check, reason in skips:
         assert len(reason) >= 40, f"{path.relative_to(ROOT)}: {check} needs a real justification"
-

@@ -168,7 +168,7 @@ def test_example_variables_are_described_and_used(example: str) -> None:
 
 
 def test_minimal_example_is_as_short_as_the_old_quick_start() -> None:
-    (_, _, call), = blocks(EXAMPLES / "minimal", "module")
+    ((_, _, call),) = blocks(EXAMPLES / "minimal", "module")
     assert len(set(call) - {"source"}) <= 4
 
 
@@ -208,7 +208,7 @@ def test_secret_settings_carry_references_not_values() -> None:
 def test_the_function_environment_comes_only_from_that_table() -> None:
     # aws_lambda_function.environment = local.lambda_environment = the table above, minus
     # nulls, plus the caller's validated CTRULES_* extras; nothing else sets a variable.
-    (_, _, _, function), = [
+    ((_, _, _, function),) = [
         r for r in typed_blocks(MODULE, "resource") if r[1] == "aws_lambda_function"
     ]
     assert function["environment"][0]["variables"] == "${local.lambda_environment}"
@@ -303,8 +303,12 @@ def test_configuration_routes_are_valid_rules_that_route_by_account(tmp_path: Pa
     rs = ctrules.load_rules(tmp_path)
 
     def routed(account: str) -> tuple[str, ...]:
-        event = {"userIdentity": {"type": "Root"}, "recipientAccountId": account,
-                 "eventID": "e1", "eventName": "ConsoleLogin"}
+        event = {
+            "userIdentity": {"type": "Root"},
+            "recipientAccountId": account,
+            "eventID": "e1",
+            "eventName": "ConsoleLogin",
+        }
         (alert,) = rs.evaluate(event)
         return tuple(rs.destinations(alert))
 

@@ -47,9 +47,7 @@ def blocks(directory: Path, kind: str) -> Iterator[tuple[Path, str, dict[str, An
                 yield path, name, body
 
 
-def typed_blocks(
-    directory: Path, kind: str
-) -> Iterator[tuple[Path, str, str, dict[str, Any]]]:
+def typed_blocks(directory: Path, kind: str) -> Iterator[tuple[Path, str, str, dict[str, Any]]]:
     """(file, type, name, body) of every `resource`/`data` block of a directory."""
     for path in tf_files(directory, recursive=False):
         for entry in parse(path).get(kind, []):
