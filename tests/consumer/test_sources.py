@@ -1,0 +1,186 @@
+"""Sources without AWS: envelope unwrapping of every sample, key handling, Kinesis data layouts,
+and the streaming decoder agreeing with the whole-document decoder on every layout."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ctrules.sources.envelopes import S3Object, Skipped, is_log_key, unwrap
+from ctrules.sources.kinesis import decode_data
+from ctrules.sources.logfile import BadRecord, iter_records
+from ctrules.sources.stream import iter_stream
+from tests.consumer.support import SAMPLE_BUCKET, SAMPLE_KEY, event, log_records
+
+FILE = S3Object(SAMPLE_BUCKET, SAMPLE_KEY)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s3_notification.json",
+        "sns_s3_notification.json",
+        "sns_cloudtrail_notification.json",
+        "sqs_s3_notification.json",
+        "sqs_sns_s3_notification.json",
+        "eventbridge_object_created.json",
+    ],
+)
+def test_every_announcement_names_the_decoded_key(name: str) -> None:
+    (work,) = list(unwrap(event(name), name))
+    assert isinstance(work, S3Object)
+    assert (work.bucket, work.key) == (SAMPLE_BUCKET, SAMPLE_KEY)
+
+
+def test_url_decoding_of_notification_keys() -> None:
+    payload = event("s3_notification.json")
+    payload["Records"][0]["s3"]["object"]["key"] = "a%2Bb/c+d%3A1.json.gz"
+    (work,) = list(unwrap(payload, "t"))
+    assert isinstance(work, S3Object) and work.key == "a+b/c d:1.json.gz"
+
+
+def test_eventbridge_keys_are_taken_as_is_with_a_decoded_alternative() -> None:
+    payload = event("eventbridge_object_created.json")
+    payload["detail"]["object"]["key"] = "logs/a+b.json.gz"
+    (work,) = list(unwrap(payload, "t"))
+    assert isinstance(work, S3Object)
+    assert (work.key, work.alternate_key) == ("logs/a+b.json.gz", "logs/a b.json.gz")
+
+
+def test_records_and_skips() -> None:
+    api = event("eventbridge_api_call.json")
+    assert list(unwrap(api, "t")) == [api["detail"]]
+    (skip,) = list(unwrap(json.loads(event("sqs_s3_test_event.json")["Records"][0]["body"]), "t"))
+    assert isinstance(skip, Skipped) and skip.reason == "s3 test event"
+    removed = event("s3_notification.json")
+    removed["Records"][0]["eventName"] = "ObjectRemoved:Delete"
+    (skip,) = list(unwrap(removed, "t"))
+    assert isinstance(skip, Skipped)
+    other = {"detail-type": "EC2 Instance State-change Notification", "detail": {}}
+    assert isinstance(next(unwrap(other, "t")), Skipped)
+    for junk in ("not json", 42, {"some": "thing"}, [1, 2]):
+        (bad,) = list(unwrap(junk, "t"))
+        assert isinstance(bad, BadRecord)
+
+
+@pytest.mark.parametrize(
+    ("key", "skipped"),
+    [
+        (SAMPLE_KEY, None),
+        ("AWSLogs/1/CloudTrail/us-east-1/2023/07/10/x.json", None),
+        ("AWSLogs/1/CloudTrail-Digest/us-east-1/2023/07/10/x.json.gz", "digest file"),
+        ("AWSLogs/1/CloudTrail/", "folder marker"),
+        ("AWSLogs/1/CloudTrail/us-east-1/README.txt", "not a log file key"),
+    ],
+)
+def test_log_keys(key: str, skipped: str | None) -> None:
+    assert is_log_key(key) == skipped
+
+
+def test_kinesis_layouts() -> None:
+    for name, expected in [
+        ("kinesis_cloudwatch_logs.json", [0, 6, 6]),
+        ("kinesis_eventbridge.json", [1, 1, 1, 1]),
+        ("kinesis_raw.json", [1, 1, 1, 1]),
+    ]:
+        got = []
+        for record in event(name)["Records"]:
+            data = base64.b64decode(record["kinesis"]["data"])
+            units = list(decode_data(data, "t"))
+            got.append(sum(1 for u in units if isinstance(u, dict)))
+            assert not [u for u in units if isinstance(u, BadRecord)]
+        assert got == expected
+    control = base64.b64decode(
+        event("kinesis_cloudwatch_logs.json")["Records"][0]["kinesis"]["data"]
+    )
+    assert isinstance(next(decode_data(control, "t")), Skipped)
+    cwl = gzip.compress(
+        json.dumps(
+            {"messageType": "DATA_MESSAGE", "logEvents": [{"message": "{oops"}, {"message": "{}"}]}
+        ).encode()
+    )
+    units = list(decode_data(cwl, "t"))
+    assert isinstance(units[0], BadRecord) and units[1] == {}
+
+
+# -- streaming decoder ----------------------------------------------------------------------
+def _chunks(data: bytes, size: int) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def _norm(units: Any) -> list[Any]:
+    return [("bad", u.index) if isinstance(u, BadRecord) else u for u in units]
+
+
+def _layouts() -> dict[str, bytes]:
+    records = log_records()
+    doc = json.dumps({"Records": records}).encode()
+    lines = [json.dumps(r).encode() for r in records]
+    broken_lines = list(lines)
+    broken_lines[4] = broken_lines[4][:40]
+    return {
+        "records": doc,
+        "pretty": json.dumps({"Records": records}, indent=2).encode(),
+        "array": json.dumps(records).encode(),
+        "json lines": b"\n".join(lines) + b"\n",
+        "json lines, one broken": b"\n".join(broken_lines),
+        "single record": lines[0],
+        "records not first": json.dumps({"x": 1, "Records": records}).encode(),
+        "empty": b"",
+        "no records": b'{"Records": []}',
+        "not cloudtrail": b'{"foo": 1}',
+        "scalars inside": b'{"Records": [1, {"eventName": "x"}, "s", null]}',
+        "corrupt middle": doc.replace(b'"eventName": "Decrypt"', b'"eventName": Decrypt', 1),
+        "junk after a record": doc.replace(b'"readOnly": true}', b'"readOnly": true} xx', 1),
+        "utf8": json.dumps(
+            {"Records": [{"eventName": "é ☃ \U0001f600"}]}, ensure_ascii=False
+        ).encode(),
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_stream_agrees_with_whole_document_decoder(layout: str, gz: bool) -> None:
+    data = _layouts()[layout]
+    if gz:
+        data = gzip.compress(data)
+    expected = _norm(iter_records(data, "s"))
+    for size in (1, 7, 4096, 1 << 20):
+        assert _norm(iter_stream(_chunks(data, size), "s")) == expected, size
+
+
+def test_stream_truncated_gzip_keeps_the_records_before_the_damage() -> None:
+    records = log_records() * 50
+    data = gzip.compress(json.dumps({"Records": records}).encode())
+    cut = data[: len(data) // 2]
+    units = list(iter_stream(_chunks(cut, 1000), "s"))
+    good = [u for u in units if isinstance(u, dict)]
+    bad = [u for u in units if isinstance(u, BadRecord)]
+    assert good == records[: len(good)] and len(good) > 10
+    assert any("truncated gzip" in b.reason for b in bad)
+
+
+def test_stream_concatenated_gzip_members() -> None:
+    a, b = log_records()[:3], log_records()[3:]
+    data = gzip.compress(json.dumps(a).encode()[:-1] + b",") + gzip.compress(
+        json.dumps(b).encode()[1:]
+    )
+    assert list(iter_stream(_chunks(data, 50), "s")) == a + b
+
+
+def test_stream_random_damage_never_raises() -> None:
+    rng = random.Random(4)
+    base = json.dumps({"Records": log_records()}).encode()
+    for _ in range(200):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 5)):
+            data[rng.randrange(len(data))] = rng.choice(b'{}[]",:\\ x')
+        units = list(iter_stream(_chunks(bytes(data), rng.choice([3, 100, 5000])), "s"))
+        assert all(isinstance(u, (dict, BadRecord)) for u in units)
