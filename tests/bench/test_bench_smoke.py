@@ -69,13 +69,13 @@ def test_flatten_joins_keys_and_indexes_lists() -> None:
 def test_suite_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     code = suite.main(["--events", "3000", "--max-records", "600", "--gen-counts", "10",
-                       "--sample", "500", "--no-memory", "--work", str(tmp_path),
+                       "--sample", "500", "--no-memory", "--repeat", "1", "--work", str(tmp_path),
                        "--json", str(out)])
     result = json.loads(out.read_text())
     assert code == 0, result["agreement"]
     rows = {r["key"]: r for r in result["rows"]}
     for key in ("decode_floor", "baseline_a_9", "baseline_b_9", "ctrules_9", "ctrules_default",
-                "ctrules_gen_10", "baseline_b_gen_10", "e2e_run",
+                "ctrules_gen_10", "baseline_b_gen_10", "decode_floor_process", "e2e_run",
                 "e2e_lambda"):
         assert rows[key]["events"] > 0 and rows[key]["seconds"] > 0, key
     assert rows["e2e_run"]["events"] == 3000
