@@ -194,7 +194,7 @@ def check_sources(
     return files, _sorted_unique(diagnostics)
 
 
-def check_paths(
+def check_files(
     paths: Sequence[str | FsPath], today: date | None = None
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     """`load_sources` then `check_sources`."""
@@ -824,10 +824,15 @@ class _Checker:
                       "compare it with a literal or another field")
         if isinstance(e.right, n.Literal_) and isinstance(e.right.value, str):
             self.quoted_path(e.right)
+        items = self.list_items(e.right)
+        if items is not None and e.op not in ("==", "!="):
+            self.emit("CTR101", e.right.span, "ordering with a list is always false",
+                      "order against a number or a string; test membership with `in`",
+                      fallback=e.span)
+            return
         if left is None:
             return
-        items = self.list_items(e.right)
-        if items is not None and e.op in ("==", "!="):
+        if items is not None:
             if left.kind in ("str", "bool", "num"):
                 self.emit("CTR101", e.right.span,
                           f"{left_src} is {_KIND_NAMES[left.kind]}; `{e.op}` compares it with "
@@ -1146,6 +1151,8 @@ def _atom_const(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...]
         if member is False:
             return e.negated
         return None
+    if isinstance(e, n.Compare) and e.op not in ("==", "!=") and list_items(e.right) is not None:
+        return False  # a list is neither a number nor a string
     if isinstance(e, n.Compare) and isinstance(e.right, n.Literal_):
         value = e.right.value
         if e.op in ("==", "!="):
