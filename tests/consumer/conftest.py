@@ -46,3 +46,9 @@ def make_runtime(moto_server: str, ruleset: Any) -> Callable[..., Runtime]:  # n
         )
 
     return make
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bigfile: processes a 100 MB log file (runs in CI; about 10-20 s)"
+    )
