@@ -31,6 +31,8 @@ locals {
     var.s3_sns_topic_arn != null ? var.s3_sns_topic_arn :
     local.create_sns_topic ? aws_sns_topic.s3_fanout[0].arn : null
   )
+  # Known at plan time (counts depend on it), unlike the ARN of a topic created in this run.
+  use_sns_topic       = local.use_s3 && (var.s3_sns_topic_arn != null || local.create_sns_topic)
   manage_notification = local.use_s3 && var.manage_s3_bucket_notification && var.s3_sns_topic_arn == null
 
   # --- code package ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ data "aws_iam_policy_document" "notifications_queue" {
   }
 
   dynamic "statement" {
-    for_each = local.sns_topic_arn == null ? [1] : []
+    for_each = local.use_sns_topic ? [] : [1]
     content {
       sid       = "CloudTrailBucketNotifies"
       actions   = ["sqs:SendMessage"]
@@ -66,7 +66,7 @@ data "aws_iam_policy_document" "notifications_queue" {
   }
 
   dynamic "statement" {
-    for_each = local.sns_topic_arn != null ? [1] : []
+    for_each = local.use_sns_topic ? [1] : []
     content {
       sid       = "FanOutTopicDelivers"
       actions   = ["sqs:SendMessage"]
@@ -132,7 +132,7 @@ resource "aws_sns_topic_policy" "s3_fanout" {
 }
 
 resource "aws_sns_topic_subscription" "queue" {
-  count     = local.use_s3 && local.sns_topic_arn != null ? 1 : 0
+  count     = local.use_sns_topic ? 1 : 0
   topic_arn = local.sns_topic_arn
   protocol  = "sqs"
   endpoint  = aws_sqs_queue.notifications[0].arn
