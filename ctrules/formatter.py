@@ -220,7 +220,8 @@ def number(value: int | float) -> str:
     if math.isinf(value):
         # What an overflowing literal such as 1e999 parses to.
         return "1e999" if value > 0 else "-1e999"
-    return repr(value)
+    # repr gives 1e-07; the leading zeros of an exponent are noise.
+    return re.sub(r"e([+-]?)0+(?=[0-9])", r"e\1", repr(value))
 
 
 def scalar(value: n.Value, raw: bool = False) -> str:
@@ -377,7 +378,7 @@ _PROPS: dict[type[Any], frozenset[str]] = {
 # After these tokens an operand (or a property's value) must follow, so a property keyword
 # there is a path segment or a value, not the start of the next property.
 _WANTS_OPERAND = frozenset(
-    "== != < <= > >= = . , ( [ { : and or not in contains startswith endswith matches glob "
+    "== != < <= > >= = . , ( [ and or not in contains startswith endswith matches glob "
     "any all".split()
 )
 
@@ -580,7 +581,8 @@ class _Attacher:
             if inner.parent is self.root and inner.line == line and inner.dangling_ok:
                 out.header[inner.key] = c.text
             else:
-                self._hoist(inner, c.text, False, out)
+                # After an opening `(` or an operator: it is about what follows.
+                self._place_leading(self.root, p, c.text, False, out)
         return out
 
     def _own_line(self, span: n.Span) -> bool:
@@ -651,6 +653,24 @@ class _Attacher:
 # ---- the printer ------------------------------------------------------------------------
 
 
+_EXPR_TYPES = (
+    n.Compare,
+    n.InTest,
+    n.StringTest,
+    n.Matches,
+    n.Glob,
+    n.Exists,
+    n.MacroRef,
+    n.BoolConst,
+    n.Not,
+    n.And,
+    n.Or,
+    n.Quantifier,
+    n.Path,
+    n.Literal_,
+    n.ListLit,
+    n.Call,
+)
 _NO_KEY = -(1 << 40)  # a key no comment is attached to
 _RULE_ORDER = ("severity", "description", "tags", "summary", "enabled", "group_by", "when")
 _IGNORE_ORDER = ("reason", "owner", "expires", "rules", "when")
@@ -683,7 +703,10 @@ class _Printer:
         if isinstance(e, n.Not):
             return ["not ", self._wrapped(e.operand, isinstance(e.operand, (n.And, n.Or)))]
         if isinstance(e, n.Quantifier):
-            return [e.kind, " ", path(e.path), " ", self._wrapped(e.body, True)]
+            # The body goes on its own indented lines when it does not fit: quantified paths
+            # are long, and aligning the body after them would push it off the page.
+            body = Group(["(", Nest(INDENT, [SOFT, self.expr(e.body)]), SOFT, ")"])
+            return [e.kind, " ", path(e.path), " ", body]
         if isinstance(e, n.Compare):
             return [self.operand(e.left), f" {e.op} ", self._compare_right(e)]
         if isinstance(e, n.InTest):
@@ -790,25 +813,27 @@ class _Printer:
             lit = self.list_lit(d.items, with_comments=True, header=self.c.header.get(id(d)))
             return ["list ", d.name, " = ", lit]
         if isinstance(d, n.MacroDecl):
-            return ["macro ", d.name, " = ", self.when_expr(d.expr)]
+            return ["macro ", d.name, " = ", self.when_expr(d.expr, hang=True)]
         if isinstance(d, n.RuleDecl):
             return self._block("rule", d, self._rule_props(d), d.examples)
         if isinstance(d, n.IgnoreDecl):
             return self._block("ignore", d, self._ignore_props(d), ())
         return self._block("route", d, self._route_props(d), ())
 
-    def when_expr(self, e: n.Expr) -> Doc:
+    def when_expr(self, e: n.Expr, hang: bool) -> Doc:
+        """A whole condition. With `hang`, the operators of a broken top-level chain sit left
+        of the operands (in the gutter after `when` or `macro x =`) so the operands line up."""
         self.expr_end = e.span.end if e.span is not None else -1
-        return self.expr(e, top=True)
+        return Align(self.expr(e, top=hang))
 
     def _given(self, d: n.Decl) -> set[str]:
         if self.a is None:
             return set()
         return self.a.given.get(id(d), set())
 
-    def _rule_props(self, d: n.RuleDecl) -> dict[str, Doc]:
+    def _rule_props(self, d: n.RuleDecl) -> dict[str, Doc | n.Expr]:
         given = self._given(d)
-        props: dict[str, Doc] = {}
+        props: dict[str, Doc | n.Expr] = {}
         if d.severity_given or "severity" in given or d.severity != "medium":
             props["severity"] = d.severity
         if d.description is not None:
@@ -824,11 +849,11 @@ class _Printer:
                 _bracketed("[", [path(p) for p in d.group_by], "]") if d.group_by else "[]"
             )
         if d.when is not None:
-            props["when"] = self.when_expr(d.when)
+            props["when"] = d.when
         return {k: props[k] for k in _RULE_ORDER if k in props}
 
-    def _ignore_props(self, d: n.IgnoreDecl) -> dict[str, Doc]:
-        props: dict[str, Doc] = {}
+    def _ignore_props(self, d: n.IgnoreDecl) -> dict[str, Doc | n.Expr]:
+        props: dict[str, Doc | n.Expr] = {}
         for name in ("reason", "owner", "expires"):
             text: n.Text | None = getattr(d, name)
             if text is not None:
@@ -836,13 +861,13 @@ class _Printer:
         if d.rules is not None:
             props["rules"] = _bracketed("[", list(d.rules), "]") if d.rules else "[]"
         if d.when is not None:
-            props["when"] = self.when_expr(d.when)
+            props["when"] = d.when
         return {k: props[k] for k in _IGNORE_ORDER if k in props}
 
-    def _route_props(self, d: n.RouteDecl) -> dict[str, Doc]:
-        props: dict[str, Doc] = {}
+    def _route_props(self, d: n.RouteDecl) -> dict[str, Doc | n.Expr]:
+        props: dict[str, Doc | n.Expr] = {}
         if d.when is not None:
-            props["when"] = self.when_expr(d.when)
+            props["when"] = d.when
         if len(d.to) == 1 and not d.to_is_list:
             props["to"] = string(d.to[0])
         elif d.to or d.to_is_list or "to" in self._given(d):
@@ -858,13 +883,20 @@ class _Printer:
         self,
         kind: str,
         d: n.RuleDecl | n.IgnoreDecl | n.RouteDecl,
-        props: dict[str, Doc],
+        props: dict[str, Doc | n.Expr],
         examples: Sequence[n.Example],
     ) -> Doc:
         width = max((len(k) for k in props), default=0) + 1
         body: list[Doc] = []
-        for name, value in props.items():
+        for name, prop in props.items():
             key = self._prop_key(d, name)
+            if name == "when":
+                assert d.when is not None
+                op = "and " if isinstance(d.when, n.And) else "or "
+                value = self.when_expr(d.when, hang=width - len(name) >= len(op))
+            else:
+                assert not isinstance(prop, _EXPR_TYPES)
+                value = prop
             body.append(HARD)
             body.extend(self._leading(key))
             body.extend([name, " " * (width - len(name)), value])
@@ -925,7 +957,7 @@ def format_file(rule_file: n.RuleFile, source: str | None = None) -> str:
 def format_expr(expr: n.Expr) -> str:
     """One expression, as it would be printed after `when` (handy in messages and tests)."""
     printer = _Printer(_Comments(), None)
-    return render(printer.when_expr(expr))
+    return render(printer.when_expr(expr, hang=False))
 
 
 _LOSSY = (DUPLICATE_PROPERTY, INVALID_VALUE)
