@@ -21,7 +21,7 @@ CORPUS = Path(__file__).parents[3] / "shared" / "corpus" / "real" / "invictus_aw
 TARGET_BYTES = 100 * 1024 * 1024
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import ctrules
 from ctrules.aws.runtime import Runtime
 from ctrules.aws.handler import handle
@@ -44,7 +44,8 @@ def status(field):
         if line.startswith(field + ":"):
             return int(line.split()[1])
 
-startup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's size at fork.
+startup_peak = status("VmHWM")
 # Reset the high-water mark (Linux >= 4.0) so the peak below is the processing's own.
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
