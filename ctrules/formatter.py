@@ -19,6 +19,7 @@ severity, a non-string tag) are refused rather than silently rewritten without i
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -405,13 +406,13 @@ class _PropPos:
     end: int
 
 
-def _scan_props(tokens: list[_Tok], decl: n.Decl) -> list[_PropPos] | None:
+def _scan_props(tokens: list[_Tok], starts: list[int], decl: n.Decl) -> list[_PropPos] | None:
     """Where each property of a block declaration starts and ends in the source."""
     span = decl.span
     keywords = _PROPS.get(type(decl))
     if span is None or keywords is None:
         return None
-    toks = [t for t in tokens if span.start <= t.start < span.end]
+    toks = tokens[bisect.bisect_left(starts, span.start) : bisect.bisect_left(starts, span.end)]
     try:
         open_at = next(i for i, t in enumerate(toks) if t.text == "{")
     except StopIteration:
@@ -462,9 +463,13 @@ class _Attacher:
         self._synthetic = -1
         end = len(source) if source is not None else 1 << 62
         self.root = _Slot(0, 0, end, 1, 1 << 30, can_lead=False, dangling_ok=True)
-        tokens = _tokens(source) if source is not None else []
+        self.tokens = _tokens(source) if source is not None else []
+        self.token_starts = [t.start for t in self.tokens]
         for decl in rule_file.decls:
-            self._decl(decl, tokens)
+            self._decl(decl)
+        self.by_end_line: dict[int, list[_Slot]] = {}
+        for slot in self._walk(self.root)[1:]:
+            self.by_end_line.setdefault(slot.end_line, []).append(slot)
 
     # ---- slot tree ----
     def _line_of(self, offset: int) -> int:
@@ -482,7 +487,7 @@ class _Attacher:
             return None
         return _Slot(key, span.start, span.end, span.line, span.end_line, **kw)
 
-    def _decl(self, decl: n.Decl, tokens: list[_Tok]) -> None:
+    def _decl(self, decl: n.Decl) -> None:
         slot = self._slot(id(decl), decl.span)
         if slot is None:
             return
@@ -497,12 +502,12 @@ class _Attacher:
             self._expr_children(slot, decl.expr)
         else:
             slot.dangling_ok = True
-            self._props(slot, decl, tokens)
+            self._props(slot, decl)
 
-    def _props(
-        self, slot: _Slot, decl: n.RuleDecl | n.IgnoreDecl | n.RouteDecl, tokens: list[_Tok]
-    ) -> None:
-        positions = _scan_props(tokens, decl) if self.source is not None else None
+    def _props(self, slot: _Slot, decl: n.RuleDecl | n.IgnoreDecl | n.RouteDecl) -> None:
+        positions = (
+            _scan_props(self.tokens, self.token_starts, decl) if self.source is not None else None
+        )
         examples = decl.examples if isinstance(decl, n.RuleDecl) else ()
         if positions is not None:
             names = [p.name for p in positions]
@@ -588,7 +593,7 @@ class _Attacher:
     def _own_line(self, span: n.Span) -> bool:
         if self.source is None:
             return span.col == 1 or not any(
-                s.end_line == span.line and s.end <= span.start for s in self._walk(self.root)
+                s.end <= span.start for s in self.by_end_line.get(span.line, ())
             )
         return self.source[self.line_starts[span.line - 1] : span.start].strip() == ""
 
@@ -610,8 +615,9 @@ class _Attacher:
 
     def _trailing_target(self, p: int, line: int) -> _Slot | None:
         best: _Slot | None = None
-        for s in self._walk(self.root)[1:]:
-            if s.end_line == line and s.end <= p and (best is None or s.end >= best.end):
+        # In walk order, so on equal ends the deeper slot (the clause, not its chain) wins.
+        for s in self.by_end_line.get(line, ()):
+            if s.end <= p and (best is None or s.end >= best.end):
                 best = s
         return best
 

@@ -68,7 +68,7 @@ def test_syntax_error_propagates() -> None:
     [
         "rule x { when a == 1 when b == 2 }",  # the second `when` would be lost
         "rule x { severity hgih when a == 1 }",  # the unknown severity would become medium
-        "rule x { tags [1, \"a\"] when a == 1 }",  # the non-string tag would vanish
+        'rule x { tags [1, "a"] when a == 1 }',  # the non-string tag would vanish
     ],
 )
 def test_refuses_what_it_would_lose(text: str) -> None:
@@ -79,7 +79,9 @@ def test_refuses_what_it_would_lose(text: str) -> None:
 def test_empty_and_comment_only_files() -> None:
     assert format_text("", "e.ctr") == ""
     assert format_text("\n\n  \n", "e.ctr") == ""
-    assert format_text("  # just a note\n\n\n# another\n", "c.ctr") == "# just a note\n\n# another\n"
+    assert (
+        format_text("  # just a note\n\n\n# another\n", "c.ctr") == "# just a note\n\n# another\n"
+    )
 
 
 def test_format_file_without_source_keeps_comments() -> None:
