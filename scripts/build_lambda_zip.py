@@ -14,7 +14,10 @@ backend or network is needed. Dependencies come from either
   Lambda runtime, from any OS (needs the package index).
 boto3/botocore are bundled by default (a pinned, tested SDK rather than the runtime's);
 `--no-boto3` leaves them to the Lambda runtime and makes the zip ~20 MB smaller.
-The zip is reproducible: sorted entries, fixed timestamps, no bytecode caches.
+Bytecode is compiled into the zip (unchecked-hash .pyc for this interpreter's version): Lambda's
+/var/task is read-only, so without it every cold start recompiles every module it imports.
+`--no-compile` leaves it out (e.g. when --pip targets another Python version). The zip is
+reproducible: sorted entries, fixed timestamps.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import fnmatch
 import importlib.metadata as md
 import platform
+import py_compile
 import re
 import subprocess
 import sys
@@ -116,6 +120,31 @@ def pip_distributions(include_boto3: bool, arch: str, python: str, into: Path) -
     }  # fmt: skip
 
 
+def compiled(files: dict[str, Path], into: Path) -> dict[str, Path]:
+    """__pycache__ entries for every .py file, valid wherever the zip is unpacked."""
+    tag = sys.implementation.cache_tag
+    out: dict[str, Path] = {}
+    for name, path in files.items():
+        if not name.endswith(".py"):
+            continue
+        parent, _, stem = name[:-3].rpartition("/")
+        arc = f"{parent + '/' if parent else ''}__pycache__/{stem}.{tag}.pyc"
+        target = into / arc
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            py_compile.compile(
+                str(path),
+                cfile=str(target),
+                dfile=name,
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+        except py_compile.PyCompileError:
+            continue  # e.g. a vendored file for another Python version; imported only there
+        out[arc] = target
+    return out
+
+
 def write_zip(out: Path, files: dict[str, Path]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -136,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", default="x86_64", choices=["x86_64", "aarch64"])
     p.add_argument("--python", default="3.11", help="Lambda runtime Python version (--pip)")
     p.add_argument("--no-boto3", action="store_true", help="use the Lambda runtime's boto3")
+    p.add_argument("--no-compile", action="store_true", help="leave out .pyc files")
     args = p.parse_args(argv)
     include_boto3 = not args.no_boto3
 
@@ -152,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         if clash:
             raise SystemExit(f"a dependency ships files inside {PROJECT}/: {clash[:3]}")
         files.update(deps)
+        compile_ok = args.python == f"{sys.version_info[0]}.{sys.version_info[1]}" or not args.pip
+        if not args.no_compile and compile_ok:
+            files.update(compiled(files, Path(tmp) / "pyc"))
         out = Path(args.output)
         write_zip(out, files)
     size = out.stat().st_size

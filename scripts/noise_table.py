@@ -45,8 +45,7 @@ def noise_rows(paths: list[Path] | None = None) -> tuple[int, int, list[Row]]:
         for alert in fired:
             alerts[alert.rule] += 1
             groups.setdefault(alert.rule, set()).add(alert.group_key)
-    rows = [(r.name, r.severity, alerts[r.name], len(groups.get(r.name, ())))
-            for r in rules.rules]
+    rows = [(r.name, r.severity, alerts[r.name], len(groups.get(r.name, ()))) for r in rules.rules]
     return len(records), noisy, rows
 
 
@@ -58,8 +57,10 @@ def render(total: int, noisy: int, rows: list[Row]) -> str:
     for name, severity, count, groups in rows:
         lines.append(f"| `{name}` | {severity} | {count} | {100 * count / total:.2f}% | {groups} |")
     fired = sum(count for _, _, count, _ in rows)
-    lines.append(f"| **all rules** ({noisy} records fire at least one) | | **{fired}** "
-                 f"| **{100 * noisy / total:.2f}%** | |")
+    lines.append(
+        f"| **all rules** ({noisy} records fire at least one) | | **{fired}** "
+        f"| **{100 * noisy / total:.2f}%** | |"
+    )
     return "\n".join(lines)
 
 

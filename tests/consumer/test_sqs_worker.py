@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ctrules.alerts import Alert
-from ctrules.aws.runtime import Runtime
+from ctrules.aws.runtime import Clients, Runtime
 from ctrules.aws.sqs_worker import SqsWorker
 from ctrules.delivery.base import DeliveryReport
 from tests.consumer.support import EXPECTED, RULES, RecordingSink, event, log_file, log_records
@@ -179,6 +179,22 @@ def _worker(endpoint: str, queue: str, out: Path, *args: str, **env: str) -> sub
     )
 
 
+def _in_process_worker(endpoint: str, queue: str, out: Path, visibility: int, **env: str) -> int:
+    """A second worker (in this process, to keep the suite fast) writing to the same file."""
+    from tests.consumer.worker_main import FileSink
+
+    runtime = Runtime.build(
+        {"CTRULES_RULES": str(RULES), "CTRULES_LOG_LEVEL": "WARNING", **env},
+        clients=Clients(endpoint_url=endpoint),
+        sink=FileSink(str(out), 0.0, 0),
+    )
+    worker = SqsWorker(
+        runtime, queue, concurrency=2, visibility_timeout=visibility, wait_seconds=1,
+        exit_when_empty=True,
+    )  # fmt: skip
+    return worker.run()
+
+
 def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -220,9 +236,7 @@ def test_sigterm_finishes_in_flight_work_and_leaves_the_rest(
     assert len(first) in (PER_FILE, 2 * PER_FILE)
     visible, invisible = counts(moto_server, queue)
     assert invisible == 0 and visible == 4 - len(first) // PER_FILE
-    rest = _worker(moto_server, queue, out, "--concurrency", "2")
-    rest.communicate(timeout=60)
-    assert rest.returncode == 0
+    assert _in_process_worker(moto_server, queue, out, visibility=30) == 0
     every = _delivered(out)
     assert len(every) == 4 * PER_FILE and len(set(every)) == len(every)
     assert counts(moto_server, queue) == (0, 0)
@@ -265,9 +279,7 @@ def test_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     killed.communicate(timeout=30)
     assert killed.returncode == -signal.SIGKILL
     assert len(_delivered(out)) == PER_FILE
-    survivor = _worker(moto_server, queue, out, "--concurrency", "2", "--visibility", "1", **env)
-    _, err = survivor.communicate(timeout=60)
-    assert survivor.returncode == 0, err
+    assert _in_process_worker(moto_server, queue, out, visibility=1, **env) == 0
     every = _delivered(out)
     assert len(every) == 4 * PER_FILE, "an alert was lost or duplicated"
     assert len(set(every)) == len(every), "an alert was delivered twice"
