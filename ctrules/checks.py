@@ -147,6 +147,7 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
     (CTR001) with a position.
     """
     out: list[tuple[str, str]] = []
+    seen: set[FsPath] = set()
     for raw in paths:
         if str(raw) == "-":
             out.append(("<stdin>", sys.stdin.buffer.read().decode("utf-8", "surrogateescape")))
@@ -160,6 +161,10 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
         else:
             raise FileNotFoundError(f"no such file or directory: {raw}")
         for file in files:
+            key = file.resolve()
+            if key in seen:  # `rules/ rules/compat` names some files twice; read them once
+                continue
+            seen.add(key)
             out.append((str(file), file.read_bytes().decode("utf-8", "surrogateescape")))
     return out
 

@@ -141,6 +141,9 @@ def test_load_sources_searches_directories_recursively_in_order(tmp_path: Path) 
     names = [Path(f).relative_to(tmp_path).as_posix()
              for f, _ in load_sources([tmp_path, single])]
     assert names == ["a/b/c.ctr", "a/z.ctr", "b.ctr", "notes.txt"]
+    # a file named twice (a directory and a file inside it) is read once
+    again = load_sources([tmp_path / "a", tmp_path / "a" / "z.ctr", tmp_path / "a"])
+    assert [Path(f).name for f, _ in again] == ["c.ctr", "z.ctr"]
     with pytest.raises(FileNotFoundError):
         load_sources([tmp_path / "missing"])
 
