@@ -3,18 +3,36 @@
 `.ctr text → parser → nodes → **formatter** → .ctr text`. It prints the AST the parser built, so
 its output parses back to an equal AST (`parse(fmt(x)) == parse(x)`) and printing is idempotent.
 
-Layout is decided by a small Wadler/Prettier-style document printer: a construct is printed on
-one line when it fits in `WIDTH` columns, otherwise its groups break (boolean chains one clause
-per line with a leading `and`/`or`, lists and JSON one item per line).
+The canonical layout:
+- declarations in source order, one blank line between them; 4-space indentation;
+- properties in a fixed order (rule: severity, description, tags, summary, enabled, group_by,
+  when, then a blank line and the examples; ignore: reason, owner, expires, rules, when; route:
+  when, to), values aligned one column after the longest keyword of the block;
+- `when` and `macro` conditions on one line when they fit in `WIDTH` columns; otherwise one
+  clause per line with a leading `and`/`or`. At the top level the operator hangs in the gutter
+  left of the operands (`when        a` / `        and b`) when there is room for it, else it
+  starts the line at the operands' column; nested chains break inside their parentheses, and an
+  `any`/`all` body that does not fit goes on its own indented lines;
+- minimal parentheses (`not` binds tighter than `and`, `and` than `or`);
+- lists on one line when they fit, else one item per line with a trailing comma; example JSON
+  likewise, object by object (JSON allows no trailing comma);
+- strings re-escaped as JSON (`r"..."` kept where the text can stay raw), numbers as Python's
+  shortest round-tripping spelling, paths with backticks only where needed, `rule.severity`
+  compared with a bare severity name.
+
+Layout is decided by a small Wadler/Prettier-style document printer: a group is printed flat
+when it fits in the rest of the line, otherwise it breaks.
 
 Comments are not in the AST, only in `RuleFile.comments` with their positions. They are attached
-to *slots* — declarations, properties, list items and the clauses of `and`/`or` chains — by
-position: a comment on its own line leads the next slot, a comment after code trails the slot
-that ends on its line. A comment in a place that has no slot of its own (inside a comparison,
-inside example JSON) moves up to the nearest enclosing slot that can carry it. None is dropped.
+to *slots* — declarations, properties, list items of `list` declarations, and the clauses of
+`and`/`or` chains — by position: a comment on its own line leads the next slot; a comment after
+code trails the slot that ends on its line (or, after an opening `{`/`[`, stays on the header
+line; after an opening `(` or an operator, leads what follows). A comment in a place that has no
+slot of its own (inside a comparison, inside example JSON, before the first clause) moves up to
+the nearest enclosing slot that can carry it — at worst just above the `when`. None is dropped.
 
 Files the parser accepted only by discarding something (a property given twice, an unknown
-severity, a non-string tag) are refused rather than silently rewritten without it.
+severity, a non-string tag) are refused (FormatRefusedError) rather than rewritten without it.
 """
 
 from __future__ import annotations
@@ -406,20 +424,21 @@ class _PropPos:
     end: int
 
 
-def _scan_props(tokens: list[_Tok], starts: list[int], decl: n.Decl) -> list[_PropPos] | None:
+def _scan_props(tokens: list[_Tok], token_starts: list[int], decl: n.Decl) -> list[_PropPos] | None:
     """Where each property of a block declaration starts and ends in the source."""
     span = decl.span
     keywords = _PROPS.get(type(decl))
     if span is None or keywords is None:
         return None
-    toks = tokens[bisect.bisect_left(starts, span.start) : bisect.bisect_left(starts, span.end)]
+    lo = bisect.bisect_left(token_starts, span.start)
+    toks = tokens[lo : bisect.bisect_left(token_starts, span.end)]
     try:
         open_at = next(i for i, t in enumerate(toks) if t.text == "{")
     except StopIteration:
         return None
     props: list[_PropPos] = []
     depth = 1
-    starts: list[tuple[str, int, int]] = []  # (name, token index)
+    starts: list[tuple[str, int, int]] = []  # (name, token index, offset)
     value_next = False
     last_index = open_at
     for i in range(open_at + 1, len(toks)):
