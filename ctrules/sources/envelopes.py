@@ -122,6 +122,8 @@ def _records_list(records: list[Any], source: str, depth: int) -> Iterator[Work]
             yield from unwrap(item["Sns"].get("Message"), source, depth + 1)
         elif origin == "aws:sqs" and "body" in item:
             yield from unwrap(item["body"], source, depth + 1)
+        elif isinstance(origin, str) and origin.startswith("aws:"):
+            yield BadRecord(source, index, f"{origin} record without its payload")
         elif isinstance(item.get("eventName"), str) or "eventVersion" in item:
             yield item  # a CloudTrail record inside a {"Records": [...]} document
         else:
