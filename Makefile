@@ -18,3 +18,9 @@ docker:
 
 docker-lambda:
 	docker build -t ctrules-lambda -f Dockerfile.lambda .
+
+# The benchmark suite (bench/README.md): EVENTS=10k … 10M; prints a table, writes JSON to bench/out/.
+EVENTS ?= 200k
+.PHONY: bench
+bench:
+	$(PYTHON) -m bench --events $(EVENTS)
