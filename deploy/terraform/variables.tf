@@ -306,13 +306,13 @@ variable "lambda_handler" {
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime of the zip package; must match the Python version the zip was built for."
+  description = "Lambda runtime of the zip package; must match the Python version the zip was built for (`make lambda-zip` builds for the interpreter it runs with; `--pip --python 3.12` for another)."
   type        = string
-  default     = "python3.12"
+  default     = "python3.11"
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the package: x86_64 or arm64; must match the platform the zip or image was built for."
+  description = "Instruction set of the package: x86_64 or arm64; must match the platform the zip or image was built for (build_lambda_zip.py --arch aarch64 is arm64)."
   type        = string
   default     = "x86_64"
 

@@ -325,3 +325,44 @@ def test_example_rule_directories_pass_check_and_test() -> None:
         diagnostics = ctrules.check(rules)
         assert [d for d in diagnostics if d.is_error] == [], example
         ctrules.load_rules(rules)
+
+
+def test_rules_layer_layout_loads_as_the_runtime_will(tmp_path: Path) -> None:
+    # Lay out the layer exactly as rules.tf's archive_file does (bundled pack under default/,
+    # rules_dir under custom/, generated routes at the top) and load it the way the runtime
+    # loads CTRULES_RULES=/opt/ctrules-rules.
+    import ctrules
+    from ctrules.ruleset import default_rule_files
+
+    ((_, _, _, archive),) = [
+        r for r in typed_blocks(MODULE, "data") if r[1] == "archive_file" and r[2] == "rules"
+    ]
+    sources = {
+        dyn["source"]["for_each"]: dyn["source"]["content"][0]["filename"]
+        for dyn in archive["dynamic"]
+    }
+    root = locals_of(MODULE)["rules_layer_root"]
+    assert "/opt/${local.rules_layer_root}" in locals_of(MODULE)["rules_location"]
+
+    def place(template: str, value: str) -> Path:
+        name = template.replace("${local.rules_layer_root}", root).replace("${source.value}", value)
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    pack = default_rule_files()
+    # The same files the runtime's `default` loads: the pack's top level, not rules/compat/.
+    assert 'fileset(local.default_pack_dir, "*.ctr")' in locals_of(MODULE)["default_pack_files"]
+    assert {p.parent for p in pack} == {ROOT / "rules"}
+    for path in pack:
+        place(sources["${local.default_pack_files}"], path.name).write_bytes(path.read_bytes())
+    custom = EXAMPLES / "organization-trail" / "rules"
+    for path in custom.rglob("*.ctr"):
+        rel = path.relative_to(custom).as_posix()
+        place(sources["${local.custom_rule_files}"], rel).write_bytes(path.read_bytes())
+    routes = _generated_routes([{"name": "prod", "accounts": ["111111111111"]}])
+    place(next(t for k, t in sources.items() if "configuration" in k), "").write_text(routes)
+
+    rs = ctrules.load_rules(tmp_path / root)
+    assert rs.rule("org_leave_organization").name == "org_leave_organization"
+    assert rs.rule("root_activity").name == "root_activity"
