@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -20,7 +21,12 @@ from .ruleset import RuleSet, blocking, default_rule_files, default_rules_path, 
 from .sources.logfile import BadRecord, iter_records
 
 # Feature modules that add sub-commands (each has `register(subparsers)`).
-_PLUGINS = ("ctrules.fmt_cli", "ctrules.convert", "ctrules.aws.cli")
+_PLUGINS = (
+    "ctrules.fmt_cli",
+    "ctrules.convert",
+    "ctrules.aws.cli",
+    "ctrules.delivery.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -300,8 +306,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     sink: Any = None
     if args.deliver:
         from .delivery.factory import build_sink
-
-        import os
 
         sink = build_sink(ruleset, os.environ)
     stats = _RunStats()
