@@ -452,11 +452,25 @@ def _nest(depth: int, leaf: Any, arrays: bool) -> Any:
 
 @functools.cache
 def records() -> st.SearchStrategy[dict[str, Any]]:
-    """CloudTrail-like records over the field names of `paths()`."""
+    """CloudTrail-like records over the field names of `paths()`; about one in five also
+    carries a very deeply nested value."""
     top = {k: _node(v) for k, v in SCHEMA.items()}
-    top["extra"] = _deep()
     top["ключ"] = _leaf_values()
-    return st.fixed_dictionaries({}, optional=top)
+    base = st.fixed_dictionaries({}, optional=top)
+    deep = st.builds(
+        lambda record, value, where: {**record, **_place(where, value)},
+        base,
+        _deep(),
+        st.sampled_from(("extra", "requestParameters.ipPermissions.items", "resources")),
+    )
+    return st.one_of(base, base, base, base, deep)
+
+
+def _place(where: str, value: Any) -> dict[str, Any]:
+    keys = where.split(".")
+    for key in reversed(keys[1:]):
+        value = {key: value}
+    return {keys[0]: value}
 
 
 def json_values() -> st.SearchStrategy[Any]:
