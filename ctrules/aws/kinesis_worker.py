@@ -194,7 +194,21 @@ class KinesisWorker:
                 if self.retry_after.get(shard_id, 0.0) > time.monotonic():
                     busy = True
                     continue
-                busy |= self._poll(shard_id)
+                try:
+                    busy |= self._poll(shard_id)
+                except Exception as exc:
+                    # Expired iterator, throttling, a network error: start the shard again from
+                    # its checkpoint after a pause; nothing past the checkpoint is lost.
+                    self.iterators.pop(shard_id, None)
+                    self.retry_after[shard_id] = time.monotonic() + self.retry_pause
+                    busy = True
+                    log(
+                        logger,
+                        "warning",
+                        "shard read failed; will resume from its checkpoint",
+                        shard=shard_id,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
                 if self.stopping.is_set():
                     break
             if time.monotonic() - last_metrics > METRICS_EVERY:
