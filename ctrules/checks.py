@@ -51,7 +51,7 @@ CODES: Mapping[str, CodeInfo] = {
                        "A rule/ignore/route has no `when`, an ignore no `reason`, a route no "
                        "`to`."),
     "CTR006": CodeInfo("invalid-value", "error",
-                       "A property or operand has a value it cannot take (e.g. unknown severity)."),
+                       "A property has a value it cannot take (e.g. an unknown severity)."),
     "CTR012": CodeInfo("unknown-function", "error",
                        "A call to a function that does not exist (only lower, upper, len, cidr)."),
     "CTR013": CodeInfo("bad-call", "error", "A function called with the wrong arguments."),
@@ -103,6 +103,8 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR110": CodeInfo("self-comparison", "warning", "A comparison of a value with itself."),
     "CTR111": CodeInfo("unknown-rule-name", "warning",
                        "A route compares rule.name with a name no rule has."),
+    "CTR112": CodeInfo("not-a-severity", "warning",
+                       "A route compares rule.severity with something that is not a severity."),
 }
 
 TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
@@ -882,7 +884,8 @@ class _Checker:
             ok = isinstance(e.right, n.Literal_) and e.right.value in n.SEVERITY_RANK
             if not ok:
                 shown = self.src(e.right.span) or _describe(e.right)
-                self.emit("CTR006", e.right.span, f"{shown} is not a severity",
+                self.emit("CTR112", e.right.span, f"{shown} is not a severity, so this "
+                          "comparison never holds",
                           "compare rule.severity with " + ", ".join(n.SEVERITIES),
                           fallback=e.span)
         elif isinstance(e.right, n.Literal_) and isinstance(e.right.value, str) \
@@ -936,7 +939,7 @@ class _Checker:
                 if e.left.segments == ("severity",):
                     for item in items:
                         if item not in n.SEVERITY_RANK:
-                            self.emit("CTR006", right.span, f"{_render(item)} is not a severity",
+                            self.emit("CTR112", right.span, f"{_render(item)} is not a severity",
                                       "one of " + ", ".join(n.SEVERITIES), fallback=e.span)
                 elif e.left.segments == ("name",):
                     self.unknown_rule_names([(v, right.span) for v in items], e.span)
