@@ -366,3 +366,13 @@ def test_rules_layer_layout_loads_as_the_runtime_will(tmp_path: Path) -> None:
     rs = ctrules.load_rules(tmp_path / root)
     assert rs.rule("org_leave_organization").name == "org_leave_organization"
     assert rs.rule("root_activity").name == "root_activity"
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_example_zip_path_is_where_make_lambda_zip_writes(example: str) -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^LAMBDA_ZIP \?= (\S+)$", makefile, re.M)
+    assert match, "the Makefile names the zip it builds"
+    declared = {name: body for _, name, body in blocks(EXAMPLES / example, "variable")}
+    default = declared["lambda_zip_path"]["default"]
+    assert (EXAMPLES / example / default).resolve() == (ROOT / match.group(1)).resolve()
