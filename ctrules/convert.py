@@ -732,9 +732,10 @@ def _split(text: str | None, separator: str) -> list[str]:
 def _read(arg: str | None) -> str | None:
     if arg is None:
         return None
-    if arg == "-":
-        return sys.stdin.read()
-    return Path(arg).read_text("utf-8")
+    text = sys.stdin.read() if arg == "-" else Path(arg).read_text("utf-8")
+    # A file holds the environment variable's value plus the newline editors and `jq -r` add;
+    # the variable itself had none, so the last rule must not get an extra piece.
+    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
 
 
 def _env_flag(name: str) -> bool:

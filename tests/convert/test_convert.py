@@ -268,3 +268,13 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     # The old Lambda enabled its defaults for any non-empty USE_DEFAULT_RULES, "false" included.
     assert "rule fivexl_root_activity" in captured.out
     assert "only checked that the variable was non-empty" in captured.err
+
+
+def test_rules_file_with_a_trailing_newline(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "old-rules.txt"
+    # As `jq -r .RULES` writes it: the value, a trailing comma the old tool ignored, a newline.
+    rules.write_text('event["eventName"] == "CreateKey",event["eventName"] == "DeleteKey",\n')
+    assert cli.main(["convert", "--rules-file", str(rules)]) == 0
+    out = capsys.readouterr().out
+    assert "rule create_key" in out and "rule delete_key" in out
