@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-import ctrules
-from ctrules.ruleset import default_rule_files
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's ctrules, however the venv installed it
+
+import ctrules  # noqa: E402
+from ctrules.ruleset import default_rule_files  # noqa: E402
+
 CORPUS = ROOT / "tests" / "rules" / "corpus"
 OUTPUT = ROOT / "rules" / "samples" / "sample.json.gz"
 PER_RULE = 3

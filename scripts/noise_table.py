@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import ctrules
-from ctrules.ruleset import default_rule_files
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's ctrules, however the venv installed it
+
+import ctrules  # noqa: E402
+from ctrules.ruleset import default_rule_files  # noqa: E402
+
 CORPUS = ROOT / "tests" / "rules" / "corpus"
 
 
