@@ -27,6 +27,7 @@ from pathlib import Path as FsPath
 from typing import Any, Literal
 
 import re2
+from lark.exceptions import VisitError
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Level, sort_key
@@ -34,6 +35,11 @@ from .parser import CtrSyntaxError, parse
 from .templates import parse_template
 
 # ---- the code table -------------------------------------------------------------------------
+
+
+MAX_DEPTH = 100
+"""How deeply a `when` may nest (and/or/not/any/all, macros expanded). Real rules stay under 20;
+the limit keeps every later stage (compiler, explain) far from Python's recursion limit."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ CODES: Mapping[str, CodeInfo] = {
                        "list or value, a non-rule in an ignore's `rules`."),
     "CTR020": CodeInfo("invalid-group-by", "error",
                        "A group_by entry that is not a path of the event."),
+    "CTR021": CodeInfo("too-deep", "error",
+                       f"A condition nests more than {MAX_DEPTH} levels (macros expanded), or "
+                       "a file nests too deeply to parse."),
     "CTR101": CodeInfo("type-mismatch", "warning",
                        "A known field or function result compared with a literal of another "
                        "type (always false)."),
@@ -192,12 +201,23 @@ def check_sources(
             diagnostics.append(err.diagnostic)
             broken_names.update(_declared_names_guess(text))
             continue
+        except (RecursionError, VisitError) as err:
+            if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
+                raise
+            diagnostics.append(_diag("CTR021", n.Span(filename, 1, 1, 1, 2),
+                                     "the file nests too deeply to parse",
+                                     "split deeply nested conditions into macros"))
+            broken_names.update(_declared_names_guess(text))
+            continue
         files.append(result.file)
         diagnostics.extend(result.diagnostics)
     checker = _Checker(files, texts, today or datetime.now(UTC).date(), broken_names)
     diagnostics.extend(checker.run())
-    for extra in _extra_checks():
-        diagnostics.extend(extra(files))
+    # Extra checks walk expressions recursively; past the depth limit (already an error) they
+    # could exhaust the stack, so a rule set that deep gets only the built-in findings.
+    if not any(d.code == "CTR021" for d in diagnostics):
+        for extra in _extra_checks():
+            diagnostics.extend(extra(files))
     return files, _sorted_unique(diagnostics)
 
 
@@ -413,6 +433,7 @@ class _Checker:
         self.facts: dict[str, _MacroFacts] = {}
         self._line_starts: dict[str, list[int]] = {}
         self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
+        self.macro_depth: dict[str, int] = {}
         self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
 
     def emit(self, code: str, span: n.Span | None, message: str, hint: str | None = None,
@@ -474,18 +495,38 @@ class _Checker:
         self.collect_names()
         for name, macro in self.macros.items():
             self.facts[name] = self.macro_facts(macro)
-        self.check_cycles()
+        self.summarize_macros(self.order_macros())
         for file in self.files:
             for decl in file.decls:
-                if isinstance(decl, n.MacroDecl):
-                    self.walk(decl.expr, _Ctx("macro", decl.name))
-                elif isinstance(decl, n.RuleDecl):
-                    self.check_rule(decl)
-                elif isinstance(decl, n.IgnoreDecl):
-                    self.check_ignore(decl)
-                elif isinstance(decl, n.RouteDecl):
-                    self.check_route(decl)
+                try:
+                    self.check_decl(decl)
+                except RecursionError:
+                    # Only reachable past MAX_DEPTH, which is reported on its own; say so here
+                    # too rather than crash or stay silent.
+                    self.emit("CTR021", self.name_span(decl),
+                              f"{_KIND_OF[type(decl)]} {decl.name} is nested too deeply to check",
+                              "split the condition into flatter macros")
         return self.out
+
+    def check_decl(self, decl: _Decl) -> None:
+        if isinstance(decl, n.MacroDecl):
+            self.walk(decl.expr, _Ctx("macro", decl.name))
+            return
+        if isinstance(decl, n.ListDecl):
+            return
+        if decl.when is not None:
+            depth = self.depth(decl.when)
+            if depth > MAX_DEPTH:
+                self.emit("CTR021", decl.when.span,
+                          f"this `when` nests {depth} levels deep with macros expanded (the "
+                          f"limit is {MAX_DEPTH})", "split the condition into flatter macros")
+                return
+        if isinstance(decl, n.RuleDecl):
+            self.check_rule(decl)
+        elif isinstance(decl, n.IgnoreDecl):
+            self.check_ignore(decl)
+        else:
+            self.check_route(decl)
 
     def collect_names(self) -> None:
         for file in self.files:
@@ -536,48 +577,67 @@ class _Checker:
         visit(macro.expr, 0)
         return facts
 
-    def transitive(self, name: str, stack: tuple[str, ...] = ()) -> tuple[n.Span | None,
-                                                                         n.Span | None]:
-        """(an `it` use at depth 0, a `rule.` use) in the macro or the macros it uses."""
-        if name in self._trans:
-            return self._trans[name]
-        facts = self.facts.get(name)
-        if facts is None or name in stack:
-            return None, None
-        it_use, rule_use = facts.it_use, facts.rule_use
-        for ref in facts.refs:
-            sub_it, sub_rule = self.transitive(ref.name, (*stack, name))
-            # `it` in a macro used inside any/all of this one is bound there
-            if ref.name in facts.top_refs:
-                it_use = it_use or sub_it
-            rule_use = rule_use or sub_rule
-        self._trans[name] = (it_use, rule_use)
-        return it_use, rule_use
+    def transitive(self, name: str) -> tuple[n.Span | None, n.Span | None]:
+        """(an `it` use outside any/all, a `rule.` use) in the macro or the macros it uses."""
+        return self._trans.get(name, (None, None))
 
-    def check_cycles(self) -> None:
+    def order_macros(self) -> list[str]:
+        """Macros in dependency order (each after the macros it uses), reporting every cycle
+        once. Iterative, so that a long chain of macros cannot exhaust Python's stack."""
         graph = {name: [r.name for r in f.refs if r.name in self.macros]
                  for name, f in self.facts.items()}
-        state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
-        stack: list[str] = []
+        state: dict[str, int] = {}  # 1 = on the DFS path, 2 = done
+        order: list[str] = []
         reported: set[frozenset[str]] = set()
-
-        def dfs(name: str) -> None:
-            state[name] = 1
-            stack.append(name)
-            for target in graph[name]:
-                if state.get(target) == 1:
-                    cycle = stack[stack.index(target):]
+        for root in self.macros:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            pending = [iter(graph[root])]
+            while pending:
+                target = next(pending[-1], None)
+                if target is None:
+                    done = path.pop()
+                    pending.pop()
+                    state[done] = 2
+                    order.append(done)
+                elif state.get(target) == 1:
+                    cycle = path[path.index(target):]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
                         self.report_cycle(cycle)
                 elif target not in state:
-                    dfs(target)
-            stack.pop()
-            state[name] = 2
+                    state[target] = 1
+                    path.append(target)
+                    pending.append(iter(graph[target]))
+        return order
 
-        for name in self.macros:
-            if name not in state:
-                dfs(name)
+    def summarize_macros(self, order: list[str]) -> None:
+        """Per macro, with the macros it uses folded in: `it`/`rule.` uses and nesting depth."""
+        for name in order:
+            facts = self.facts[name]
+            it_use, rule_use = facts.it_use, facts.rule_use
+            for ref in facts.refs:
+                # not computed yet only for a reference that closes a cycle (reported already)
+                sub_it, sub_rule = self._trans.get(ref.name, (None, None))
+                if ref.name in facts.top_refs:  # `it` under an any/all of this macro is bound
+                    it_use = it_use or sub_it
+                rule_use = rule_use or sub_rule
+            self._trans[name] = (it_use, rule_use)
+            self.macro_depth[name] = self.depth(self.macros[name].expr)
+            if self.macro_depth[name] > MAX_DEPTH and all(
+                    self.macro_depth.get(r.name, 0) <= MAX_DEPTH for r in facts.refs):
+                self.emit("CTR021", self.name_span(self.macros[name]),
+                          f"macro {name} nests {self.macro_depth[name]} levels deep with the "
+                          f"macros it uses expanded (the limit is {MAX_DEPTH})",
+                          "split the condition into flatter macros")
+
+    def depth(self, e: Any) -> int:
+        """Nesting depth of an expression with macros expanded (as the compiler inlines them)."""
+        if isinstance(e, n.MacroRef):
+            return 1 + self.macro_depth.get(e.name, 0)
+        return 1 + max((self.depth(c) for c in _children(e)), default=0)
 
     def report_cycle(self, cycle: list[str]) -> None:
         """One finding per cycle, at the reference made by its first-declared macro."""

@@ -182,6 +182,24 @@ def test_invalid_regex_is_reported_without_logging_to_stderr(
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.parametrize("text", [
+    "rule r { when " + "not " * 2000 + 'eventName == "StopLogging" }',
+    "rule r { when " + "any a (" * 1000 + 'x == "x"' + ")" * 1000 + " }",
+    'macro m0 = eventName == "StopLogging"\n'
+    + "".join(f"macro m{i} = m{i - 1} and userAgent == \"{i}\"\n" for i in range(1, 3000))
+    + "rule r { when m2999 }",
+])
+def test_absurd_nesting_is_a_finding_not_a_crash(text: str) -> None:
+    _, diagnostics = check_sources([("deep.ctr", text)], today=TODAY)
+    assert "CTR021" in {d.code for d in diagnostics if d.is_error}
+
+
+def test_redundant_parentheses_do_not_count_as_nesting() -> None:
+    text = "rule r { when " + "(" * 2000 + 'eventName == "StopLogging"' + ")" * 2000 + " }"
+    _, diagnostics = check_sources([("parens.ctr", text)], today=TODAY)
+    assert [d.code for d in diagnostics] == ["CTR104"]
+
+
 # ---- the code table and its documentation ------------------------------------------------------
 
 
