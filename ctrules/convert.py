@@ -497,16 +497,20 @@ class _Translator:
         elif op == "contains":
             cond = Atom(f"{path} contains {lit}", None, f.key, False)
             on_missing = False
-        elif op in ("in",):
-            cond = Atom(f"{path} in {lit}", f"{path} not in {lit}", f.key, False) \
-                if value else FALSE
-            on_missing = False
+        elif op == "in":
+            cond, on_missing = _membership(path, f.key, value)
         elif op in ("==", "!="):
-            other = "!=" if op == "==" else "=="
-            on_missing = (value is None) if op == "==" else (value is not None)
-            cond = Atom(f"{path} {op} {lit}", f"{path} {other} {lit}", f.key, on_missing)
+            cond, on_missing = _membership(path, f.key, (value,))
+            if op == "!=":
+                cond, on_missing = neg(cond), not on_missing
         else:
             cond = Atom(f"{path} {op} {lit}", None, f.key, False)
+            if not isinstance(value, str):
+                # Python orders booleans as the integers 0 and 1; `.ctr` does not.
+                extra = [Atom(f"{path} == {ctr_literal(b)}", f"{path} != {ctr_literal(b)}",
+                              f.key, False)
+                         for b in (True, False) if _py_apply(op, b, value) is True]
+                cond = disj(cond, *extra)
             on_missing = False
 
         # When is the Python operation defined for a present value?
@@ -520,7 +524,7 @@ class _Translator:
             guard = is_string
         elif needs_number:
             p = ctr_path(f.key)
-            guard = Atom(f"({p} <= 0 or {p} > 0)", None, f.key, False)
+            guard = Atom(f"({p} <= 0 or {p} > 0 or {p} in [true, false])", None, f.key, False)
         elif f.funcs and not known_string:
             guard = is_string
         # With .lower()/.upper() a non-string raises before the comparison.
@@ -568,6 +572,38 @@ class _Translator:
                   f"{ctr_path(a.key)} != {ctr_path(b.key)}")
         true, false = (eq, neg(eq)) if op == "==" else (neg(eq), eq)
         return _Both(conj(*guards, true), conj(*guards, false), bool(guards))
+
+
+def _equivalents(value: Any) -> list[Any]:
+    """The literals Python's == treats as equal to `value` but `.ctr` tells apart."""
+    if value is True:
+        return [True, 1]
+    if value is False:
+        return [False, 0]
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return [value, value == 1]
+    return [value]
+
+
+def _membership(path: str, key: str, items: Sequence[Any] | frozenset[Any]) -> tuple[IR, bool]:
+    """`path` equal (by Python's ==) to one of `items`; and its value for a missing field."""
+    expanded: list[Any] = []
+    for item in items:
+        for e in _equivalents(item):
+            if not any(type(e) is type(x) and e == x for x in expanded):
+                expanded.append(e)
+    rest = [e for e in expanded if e is not None]
+    parts: list[IR] = []
+    if len(rest) == 1:
+        lit = ctr_literal(rest[0])
+        parts.append(Atom(f"{path} == {lit}", f"{path} != {lit}", key, False))
+    elif rest:
+        lit = ctr_literal(rest)
+        parts.append(Atom(f"{path} in {lit}", f"{path} not in {lit}", key, False))
+    has_null = len(rest) != len(expanded)
+    if has_null:  # `.ctr`'s `in [null]` is always false; Python's `None in (None,)` is not
+        parts.append(Atom(f"{path} == null", f"{path} != null", key, True))
+    return disj(*parts), has_null
 
 
 _CMP_OPS: dict[type[ast.cmpop], str] = {
