@@ -324,6 +324,18 @@ def run_lambda(data_dir: Path, files: list[Path], events: int,
 # ---- reporting -----------------------------------------------------------------------------
 
 
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=False, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "ctrules", "rules"],
+                               capture_output=True, text=True, check=False, timeout=10)
+        return out.stdout.strip() + ("+uncommitted ctrules/rules changes" if dirty.stdout.strip()
+                                     else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:
@@ -611,6 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
+        "commit": git_commit(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data": asdict(manifest) | {"dir": str(data_dir), "prepare_seconds": round(gen_s, 2)},
         "clock": args.clock,
