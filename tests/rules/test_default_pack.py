@@ -116,10 +116,12 @@ def test_examples_are_correctly_typed_cloudtrail_records(rule: n.RuleDecl) -> No
 
 def test_successful_versus_failed_is_deliberate(pack: ctrules.RuleSet) -> None:
     """Change rules stay quiet on a failed call (it changed nothing; access_denied reports the
-    attempt). Alerting on failure is deliberate for the failure rules and for root_activity;
+    attempt). Alerting on failure is deliberate for the failure rules, root_activity and
+    organization_leave_attempted;
     sign-in rules read success from responseElements.ConsoleLogin, not errorCode."""
     exempt = {"access_denied", "console_login_failed", "cloudtrail_tampering_failed",
-              "root_activity", "root_console_login", "console_login_without_mfa"}
+              "root_activity", "organization_leave_attempted", "root_console_login",
+              "console_login_without_mfa"}
     checked = 0
     for rule in _rules():
         if rule.name in exempt:
