@@ -16,6 +16,7 @@ from ctrules.aws.runtime import Runtime
 from tests.consumer.support import (
     EXPECTED,
     EXPECTED_TOTAL,
+    RULES,
     SAMPLE_KEY,
     FailingSink,
     RecordingSink,
@@ -25,6 +26,7 @@ from tests.consumer.support import (
 )
 
 MakeRuntime = Callable[..., Runtime]
+RULES_TEXT = RULES.read_text()
 
 S3_SHAPES = [
     ("s3_notification.json", "s3"),
@@ -268,3 +270,38 @@ def test_emf_metrics_per_invocation(
     by_rule = {d["Rule"]: d["Alerts"] for d in docs if "Rule" in d}
     assert by_rule == EXPECTED
     assert [(d["Ignore"], d["Suppressed"]) for d in docs if "Ignore" in d] == [("known_login", 1)]
+
+
+def test_eventbridge_key_spelled_encoded_falls_back_to_the_decoded_key(
+    s3: Any, bucket: str, sink: RecordingSink, make_runtime: MakeRuntime
+) -> None:
+    key = "trail logs/AWSLogs/111122223333/CloudTrail/us-east-1/2023/07/10/x.json.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=log_file())
+    payload = event("eventbridge_object_created.json", bucket)
+    payload["detail"]["object"]["key"] = key.replace(" ", "+")
+    assert handle(make_runtime(sink), payload) is None
+    assert sink.by_rule() == EXPECTED
+
+
+def test_lambda_entry_point_builds_once_and_never_caches_a_failure(
+    moto_server: str, tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    from ctrules.aws import handler as entry
+
+    rules = tmp_path / "rules.ctr"
+    rules.write_text("rule broken {\n  when eventName = 1\n}\n")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("CTRULES_RULES", str(rules))
+    monkeypatch.setenv("CTRULES_METRICS_NAMESPACE", "")
+    monkeypatch.setattr(entry, "_runtime", None)
+    api_call = event("eventbridge_api_call.json")
+    with pytest.raises(Exception, match="CTR"):
+        entry.handler(api_call, None)  # cold start fails loudly, nothing half-loaded
+    assert entry._runtime is None
+    rules.write_text(RULES_TEXT)  # fixed in place: the next invocation loads it
+    assert entry.handler(api_call, None) is None
+    first = entry._runtime
+    assert entry.handler(api_call, None) is None
+    assert entry._runtime is first  # warm container: built once
+    out = capsys.readouterr().out
+    assert sum(1 for line in out.splitlines() if '"rule":"trail_changed"' in line) == 2
