@@ -386,6 +386,7 @@ _FIELD_PATH_RE = re.compile(
 )
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _IT_DOT = re.compile(r"it\s*\.")
+_TEMPLATE_IT_DOT = re.compile(r"(?<!\{)(\{+)\s*it\s*\.")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _ASCII_UPPER = re.compile(r"[A-Z]")
 _ASCII_LOWER = re.compile(r"[a-z]")
@@ -686,10 +687,16 @@ class _Checker:
                     self.emit("CTR016", part.span, "a placeholder names a field of the event",
                               "rule.… is only for routes; write the rule's text directly",
                               fallback=text.span)
-                elif part.anchor == "it" or self.written_with_it(part):
+                elif part.anchor == "it":
                     self.emit("CTR016", part.span, "`it` means nothing in a summary",
                               "name a field of the event, e.g. {userIdentity.arn}",
                               fallback=text.span)
+        # `{it.x}` parses as the path x; the placeholder's own text tells (spans of template
+        # paths are offsets into the placeholder, not the file, so `src` cannot).
+        for match in _TEMPLATE_IT_DOT.finditer(text.value):
+            if len(match.group(1)) % 2 == 1:  # an odd run of braces opens a placeholder
+                self.emit("CTR016", text.span, "`it` means nothing in a summary",
+                          "name a field of the event, e.g. {userIdentity.arn}")
 
     def check_ignore(self, ignore: n.IgnoreDecl) -> None:
         name_span = self.name_span(ignore)
