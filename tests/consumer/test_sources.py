@@ -209,12 +209,12 @@ _values = st.recursive(
 _records = st.dictionaries(st.text(max_size=10), _values, max_size=6)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     records=st.lists(_records, max_size=8),
     layout=st.sampled_from(["records", "array", "lines", "pretty"]),
     gz=st.booleans(),
-    chunk=st.integers(3, 300),
+    chunk=st.integers(7, 400),
 )
 def test_stream_agrees_with_whole_document_decoder_on_generated_documents(
     records: list[dict[str, Any]], layout: str, gz: bool, chunk: int
