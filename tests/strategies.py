@@ -393,7 +393,7 @@ def _scalars() -> st.SearchStrategy[Any]:
         st.sampled_from(STRINGS),
         st.sampled_from(NUMBERS),
         st.integers(-5, 5),
-        st.floats(allow_nan=False, allow_infinity=False, width=32),
+        st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
         st.booleans(),
         st.none(),
     )
