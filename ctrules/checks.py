@@ -511,7 +511,8 @@ class _Checker:
 
     def check_decl(self, decl: _Decl) -> None:
         if isinstance(decl, n.MacroDecl):
-            self.walk(decl.expr, _Ctx("macro", decl.name))
+            if self.macro_depth.get(decl.name, 0) <= MAX_DEPTH:  # else reported already
+                self.walk(decl.expr, _Ctx("macro", decl.name))
             return
         if isinstance(decl, n.ListDecl):
             return
@@ -557,25 +558,24 @@ class _Checker:
     # ---- macros ----
     def macro_facts(self, macro: n.MacroDecl) -> _MacroFacts:
         facts = _MacroFacts()
-
-        def visit(e: Any, depth: int) -> None:
+        # Iterative: this runs before the depth limit is known to hold.
+        pending: list[tuple[Any, int]] = [(macro.expr, 0)]  # (node, any/all nesting)
+        while pending:
+            e, depth = pending.pop()
             if isinstance(e, n.MacroRef):
                 facts.refs.append(e)
                 if depth == 0:
                     facts.top_refs.append(e.name)
             elif isinstance(e, n.Quantifier):
-                visit(e.path, depth)
-                visit(e.body, depth + 1)
+                pending.append((e.body, depth + 1))
+                pending.append((e.path, depth))
             elif isinstance(e, n.Path):
                 if depth == 0 and (e.anchor == "it" or self.written_with_it(e)):
                     facts.it_use = facts.it_use or e.span
                 if e.anchor == "rule":
                     facts.rule_use = facts.rule_use or e.span
             else:
-                for child in _children(e):
-                    visit(child, depth)
-
-        visit(macro.expr, 0)
+                pending.extend((child, depth) for child in reversed(_children(e)))
         return facts
 
     def transitive(self, name: str) -> tuple[n.Span | None, n.Span | None]:
@@ -634,11 +634,18 @@ class _Checker:
                           f"macros it uses expanded (the limit is {MAX_DEPTH})",
                           "split the condition into flatter macros")
 
-    def depth(self, e: Any) -> int:
-        """Nesting depth of an expression with macros expanded (as the compiler inlines them)."""
-        if isinstance(e, n.MacroRef):
-            return 1 + self.macro_depth.get(e.name, 0)
-        return 1 + max((self.depth(c) for c in _children(e)), default=0)
+    def depth(self, root: Any) -> int:
+        """Nesting depth of an expression with macros expanded (as the compiler inlines them).
+        Iterative, so that it can measure what is too deep to recurse over."""
+        deepest = 0
+        pending: list[tuple[Any, int]] = [(root, 1)]
+        while pending:
+            e, level = pending.pop()
+            if isinstance(e, n.MacroRef):
+                level += self.macro_depth.get(e.name, 0)
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in _children(e))
+        return deepest
 
     def report_cycle(self, cycle: list[str]) -> None:
         """One finding per cycle, at the reference made by its first-declared macro."""

@@ -185,6 +185,7 @@ def test_invalid_regex_is_reported_without_logging_to_stderr(
 @pytest.mark.parametrize("text", [
     "rule r { when " + "not " * 2000 + 'eventName == "StopLogging" }',
     "rule r { when " + "any a (" * 1000 + 'x == "x"' + ")" * 1000 + " }",
+    "macro m = " + "not " * 440 + 'eventName == "StopLogging"\nrule r { when m }',
     'macro m0 = eventName == "StopLogging"\n'
     + "".join(f"macro m{i} = m{i - 1} and userAgent == \"{i}\"\n" for i in range(1, 3000))
     + "rule r { when m2999 }",
