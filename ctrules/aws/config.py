@@ -134,6 +134,20 @@ for _var in _SLACK:
     ENVIRONMENT.setdefault(_var.name, EnvVar(_var.default, _var.description, secret=_var.secret_ok))
 
 
+def markdown_table() -> str:
+    """The variables table of docs/configuration.md (`python -m ctrules.aws.config` prints it;
+    a test keeps the page equal to it)."""
+    rows = [
+        "| name | default | secret ok | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, var in ENVIRONMENT.items():
+        default = f"`{var.default}`" if var.default else "—"
+        meaning = " ".join(var.description.replace("|", "\\|").split())
+        rows.append(f"| `{name}` | {default} | {'yes' if var.secret else ''} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
 def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
     raw = env.get(name, "").strip() or ENVIRONMENT[name].default
     try:
@@ -217,3 +231,7 @@ class Config:
             checkpoint_file=_str(env, "CTRULES_CHECKPOINT_FILE"),
             env=dict(env),
         )
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -82,9 +82,13 @@ def test_aliases_reach_delivery() -> None:
 def test_every_variable_is_documented() -> None:
     from pathlib import Path
 
+    from ctrules.aws.config import markdown_table
+
     doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     missing = [name for name in ENVIRONMENT if f"`{name}`" not in doc]
     assert missing == []
+    # The table is generated; regenerate with `python -m ctrules.aws.config`.
+    assert markdown_table() in doc
 
 
 # -- rule set location -----------------------------------------------------------------------
