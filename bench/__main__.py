@@ -520,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     print(file=sys.stderr)
     suite_s = time.perf_counter() - t_suite
 
+    for m in methods:
+        if m.ruleset is not None and m.row.events:
+            m.row.note = f"alerts on {sum(m.counts.values()) / m.row.events:.2%} of events"
     rows = [floor] + [m.row for m in methods if not m.row.key.endswith("_sample")]
     by_key = {m.row.key: m for m in methods}
     agreement: dict[str, Any] = {}
