@@ -649,7 +649,7 @@ class _Attacher:
     def _place_leading(self, slot: _Slot, p: int, text: str, blank: bool, out: _Comments) -> None:
         for c in slot.children:
             if c.start <= p < c.end:
-                if c.children:
+                if c.children or c.dangling_ok:
                     self._place_leading(c, p, text, blank, out)
                 else:
                     self._hoist(c, text, blank, out)
