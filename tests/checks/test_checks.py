@@ -286,3 +286,22 @@ def test_extra_checks_run_over_all_parsed_files(monkeypatch: pytest.MonkeyPatch)
                                    today=TODAY)
     assert seen == [["x.ctr"]]
     assert "from the hook" in {d.message for d in diagnostics}
+
+
+# ---- through the command line ------------------------------------------------------------------
+
+
+def test_ctrules_check_exit_codes_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ctrules import cli
+
+    assert cli.main(["check", "--format", "json", str(VALID)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["check", "--format", "json", str(BROKEN / "multi")]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert {"file", "line", "col", "code", "severity", "message"} <= set(findings[0])
+    assert {f["code"] for f in findings} >= {"CTR001", "CTR002", "CTR010"}
+    # warnings alone do not fail the check
+    assert cli.main(["check", str(BROKEN / "examples.ctr")]) == 0
+    assert "CTR104 warning" in capsys.readouterr().out
