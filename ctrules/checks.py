@@ -57,7 +57,8 @@ CODES: Mapping[str, CodeInfo] = {
                        "A rule/ignore/route has no `when`, an ignore no `reason`, a route no "
                        "`to`."),
     "CTR006": CodeInfo("invalid-value", "error",
-                       "A property has a value it cannot take (e.g. an unknown severity)."),
+                       "A property or string has a value it cannot take (e.g. an unknown "
+                       "severity, a lone surrogate)."),
     "CTR012": CodeInfo("unknown-function", "error",
                        "A call to a function that does not exist (only lower, upper, len, cidr)."),
     "CTR013": CodeInfo("bad-call", "error", "A function called with the wrong arguments."),
@@ -389,6 +390,7 @@ _IT_DOT = re.compile(r"it\s*\.")
 _TEMPLATE_IT_DOT = re.compile(r"(?<!\{)(\{+)\s*it\s*\.")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _ASCII_UPPER = re.compile(r"[A-Z]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ASCII_LOWER = re.compile(r"[a-z]")
 
 _RE2_OPTIONS = re2.Options()
@@ -509,7 +511,30 @@ class _Checker:
                               "split the condition into flatter macros")
         return self.out
 
+    def check_literals(self, root: Any) -> None:
+        """Strings must be text: a lone UTF-16 surrogate (`"\\ud800"`, which JSON escapes can
+        spell) cannot be encoded, matched by RE2 or sent to Slack."""
+        pending = [root]
+        while pending:
+            e = pending.pop()
+            if isinstance(e, (n.Literal_, n.Text)) and _has_surrogate(e.value):
+                self.emit("CTR006", e.span, "the string contains a lone surrogate "
+                          f"({_first_surrogate(str(e.value))}), which is not text",
+                          "write the character itself, or a valid \\u escape pair")
+            elif isinstance(e, n.ListLit):
+                pending.extend(e.items)
+            elif isinstance(e, (n.Matches, n.Glob)):
+                pending.extend((e.left, e.pattern))
+            else:
+                pending.extend(_children(e))
+
     def check_decl(self, decl: _Decl) -> None:
+        if isinstance(decl, n.ListDecl):
+            self.check_literals(decl.items)
+        elif isinstance(decl, n.RuleDecl) and decl.summary is not None:
+            self.check_literals(decl.summary)
+        if not isinstance(decl, n.ListDecl):
+            self.check_literals(decl.expr if isinstance(decl, n.MacroDecl) else decl.when)
         if isinstance(decl, n.MacroDecl):
             if self.macro_depth.get(decl.name, 0) <= MAX_DEPTH:  # else reported already
                 self.walk(decl.expr, _Ctx("macro", decl.name))
@@ -770,6 +795,8 @@ class _Checker:
         elif isinstance(e, n.Matches):
             left = self.operand_type(e.left, ctx)
             self.string_left(left, e.left, "matches", e.span)
+            if _has_surrogate(e.pattern.value):
+                return  # CTR006, from check_literals
             try:
                 re2.compile(str(e.pattern.value), _RE2_OPTIONS)
             except re2.error as err:
@@ -1291,6 +1318,15 @@ def _why_atom_false(e: n.Expr) -> str | None:
     if isinstance(e, n.Compare):
         return "ordering is false with null, booleans and lists"
     return None
+
+
+def _has_surrogate(value: Any) -> bool:
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
+
+
+def _first_surrogate(value: str) -> str:
+    found = _SURROGATE.search(value)
+    return f"\\u{ord(found.group()):04x}" if found else ""
 
 
 def _function_can_equal(left: n.Operand, values: Sequence[n.Value]) -> bool | None:
