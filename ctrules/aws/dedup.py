@@ -61,10 +61,14 @@ class DedupTable:
 
     def claim(self, alerts: Sequence[Alert]) -> Claim:
         result = Claim()
+        mine: set[str] = set()  # claimed by this call: a repeat in the same chunk is a duplicate
         for alert in alerts:
             key = dedup_key(alert)
             if key is None:  # nothing to deduplicate on: always deliver
                 result.claimed.append(alert)
+                continue
+            if key in mine:
+                result.duplicates.append(alert)
                 continue
             now = int(self.clock())
             try:
@@ -91,6 +95,7 @@ class DedupTable:
                     raise
                 self._classify(alert, key, result)
                 continue
+            mine.add(key)
             result.claimed.append(alert)
         return result
 
@@ -98,12 +103,12 @@ class DedupTable:
         item = self.client.get_item(
             TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True
         ).get("Item", {})
-        state = item.get("state", {}).get("S")
-        owner = item.get("owner", {}).get("S")
-        if state == DELIVERED or owner == self.owner:
-            # Delivered already, or the same alert twice in our own batch (a duplicated record).
+        if item.get("state", {}).get("S") == DELIVERED:
             result.duplicates.append(alert)
         else:
+            # Pending under a claim that is still live — another worker's, or another thread
+            # of this one working on a redelivered copy. Its delivery may yet fail, so this
+            # copy must not be dropped: retry later.
             result.busy.append(alert)
 
     def confirm(self, alerts: Sequence[Alert]) -> None:
