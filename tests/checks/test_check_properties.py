@@ -1,6 +1,8 @@
 """Properties of the checker over generated rule sets (tests/strategies.py).
 
 - `check_sources` never raises, and a generated (valid) rule set has no errors.
+- Valid files with random damage give findings (with positions inside the file), never
+  exceptions.
 - The constant analysis behind CTR105/CTR106 is sound: whenever it says a `when` is always false
   (or always true), the reference interpreter agrees on every generated record whose documented
   scalar fields are single values — the assumption docs/diagnostics.md states.
@@ -9,6 +11,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -80,3 +83,33 @@ def test_well_formed_keeps_one_value_per_scalar_field() -> None:
     assert _well_formed(record) == {"eventName": None, "userIdentity": None,
                                     "resources": [{"type": "A"}, {"type": "B"}],
                                     "requestParameters": {"a": [1]}}
+
+
+_VALID_TEXTS = [p.read_text("utf-8") for p in sorted((Path(__file__).parent / "valid").glob("*.ctr"))]
+_PIECES = ["(", ")", "not ", " and ", " or ", "it.", "rule.", "event.", "{", "}", '"', "`",
+           " in ", "[]", "any resources (", "all x (", "macro m = m\n", "lower(", "len(", "cidr(",
+           "\\ud800", "==", " exists", "#", "\n", "r\"", "0.", "true", "null", ","]
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(_VALID_TEXTS))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + draw(st.sampled_from(_PIECES)) + text[at:]
+        else:
+            text = text[:at] + text[at + draw(st.integers(1, 12)):]
+    return text
+
+
+@settings(PROFILE, max_examples=150)
+@given(_mutated())
+def test_mutated_files_give_findings_never_exceptions(text: str) -> None:
+    _, findings = checks.check_sources([("m.ctr", text), ("ok.ctr", 'list other = ["x"]')],
+                                       today=TODAY)
+    lines = text.count("\n") + 1
+    for d in findings:
+        assert d.code in checks.CODES
+        if d.span.file == "m.ctr":
+            assert 1 <= d.span.line <= lines + 1 and d.span.col >= 1, d
