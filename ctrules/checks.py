@@ -115,6 +115,9 @@ CODES: Mapping[str, CodeInfo] = {
                        "A route compares rule.name with a name no rule has."),
     "CTR112": CodeInfo("not-a-severity", "warning",
                        "A route compares rule.severity with something that is not a severity."),
+    "CTR113": CodeInfo("dead-condition", "warning",
+                       "One condition is the same for every event (e.g. lower(x) == \"Admin\", "
+                       "x in []), though the `when` around it is not."),
 }
 
 TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
@@ -438,6 +441,7 @@ class _Checker:
         self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
         self.macro_depth: dict[str, int] = {}
         self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
+        self.dead: list[tuple[n.Expr, bool, str]] = []  # constant conditions of one declaration
 
     def emit(self, code: str, span: n.Span | None, message: str, hint: str | None = None,
              fallback: n.Span | None = None) -> None:
@@ -537,7 +541,9 @@ class _Checker:
             self.check_literals(decl.expr if isinstance(decl, n.MacroDecl) else decl.when)
         if isinstance(decl, n.MacroDecl):
             if self.macro_depth.get(decl.name, 0) <= MAX_DEPTH:  # else reported already
+                self.dead = []
                 self.walk(decl.expr, _Ctx("macro", decl.name))
+                self.report_dead()
             return
         if isinstance(decl, n.ListDecl):
             return
@@ -786,12 +792,19 @@ class _Checker:
         elif isinstance(e, n.Quantifier):
             elem = self.check_path(e.path, ctx)
             self.walk(e.body, _Ctx(ctx.where, ctx.decl, ctx.depth + 1, elem))
-        elif isinstance(e, n.Compare):
-            self.check_compare(e, ctx)
-        elif isinstance(e, n.InTest):
-            self.check_in(e, ctx)
-        elif isinstance(e, n.StringTest):
-            self.check_string_test(e, ctx)
+        elif isinstance(e, (n.Compare, n.InTest, n.StringTest, n.Glob)):
+            dead = _dead_condition(e, self.list_items)
+            if dead is not None:
+                self.dead.append((e, *dead))
+            if isinstance(e, n.Compare):
+                self.check_compare(e, ctx)
+            elif isinstance(e, n.InTest):
+                self.check_in(e, ctx)
+            elif isinstance(e, n.StringTest):
+                self.check_string_test(e, ctx)
+            else:
+                left = self.operand_type(e.left, ctx)
+                self.string_left(left, e.left, "glob", e.span)
         elif isinstance(e, n.Matches):
             left = self.operand_type(e.left, ctx)
             self.string_left(left, e.left, "matches", e.span)
@@ -806,9 +819,6 @@ class _Checker:
                 self.emit("CTR014", e.pattern.span, f"invalid regex: {detail}",
                           "RE2 syntax: no backreferences or lookaround; "
                           'write regexes as raw strings r"..."', fallback=e.span)
-        elif isinstance(e, n.Glob):
-            left = self.operand_type(e.left, ctx)
-            self.string_left(left, e.left, "glob", e.span)
         elif isinstance(e, n.Exists):
             self.check_path(e.path, ctx)
 
@@ -1108,6 +1118,24 @@ class _Checker:
         elif value is True and report_true:
             self.emit("CTR106", when.span, f"{what} matches every event: its `when` is always true",
                       "narrow it with a test on eventSource/eventName")
+        if value is None:
+            self.report_dead()
+        self.dead = []
+
+    def report_dead(self) -> None:
+        for cond, always, reason in self.dead:
+            shown = self.src(cond.span) or "this condition"
+            hint = "fix or remove the condition"
+            if (isinstance(cond, n.Compare) and isinstance(cond.left, n.Call)
+                    and cond.left.name in ("lower", "upper")
+                    and isinstance(cond.right, n.Literal_) and isinstance(cond.right.value, str)):
+                fixed = (cond.right.value.lower() if cond.left.name == "lower"
+                         else cond.right.value.upper())
+                hint = f"{self.src(cond.left.span) or cond.left.name + '(...)'} {cond.op} " \
+                       f"{_render(fixed)}"
+            self.emit("CTR113", cond.span,
+                      f"`{shown}` is always {'true' if always else 'false'}: {reason}", hint)
+        self.dead = []
 
     def why_false(self, when: n.Expr) -> str:
         for leaf, pol, expanding in self.leaves(when, True, True, ()):
@@ -1297,6 +1325,39 @@ def _atom_const(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...]
     if isinstance(e, n.Glob) and isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
         if _case_impossible(e.left.name, str(e.pattern.value)):
             return False
+    return None
+
+
+def _dead_condition(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]
+                    ) -> tuple[bool, str] | None:
+    """(its value, why) for a condition that is the same for every record for a reason other
+    than a type mismatch (those are CTR101)."""
+    value = _atom_const(e, list_items)
+    if value is None:
+        return None
+    left = getattr(e, "left", None)
+    case = (f"{left.name}() never returns {'capital' if left.name == 'lower' else 'small'} "
+            "letters") if isinstance(left, n.Call) and left.name in ("lower", "upper") else None
+    if isinstance(e, n.InTest):
+        items = list_items(e.right) or ()
+        if not [v for v in items if v is not None]:
+            return value, "the list is empty" if not items else "`in` never matches null"
+        return (value, case) if case else None
+    if isinstance(e, n.Compare) and isinstance(e.right, n.Literal_):
+        literal = e.right.value
+        if case and isinstance(literal, str):
+            return value, case
+        if isinstance(left, n.Call) and left.name == "len" and isinstance(literal, (int, float)) \
+                and not isinstance(literal, bool):
+            return value, "len() is a count: a whole number, never negative"
+        return None
+    if isinstance(e, n.StringTest):
+        needles = list_items(e.right)
+        if needles is not None and not needles:
+            return value, "the list is empty"
+        return (value, case) if case else None
+    if isinstance(e, n.Glob) and case:
+        return value, case
     return None
 
 
