@@ -708,10 +708,10 @@ class _Checker:
         has_match = any(e.expect_match for e in rule.examples)
         has_no_match = any(not e.expect_match for e in rule.examples)
         if not (has_match and has_no_match):
-            missing = " and ".join(
-                w for w, ok in (("`match`", has_match), ("`no match`", has_no_match)) if not ok)
-            self.emit("CTR104", self.name_span(rule),
-                      f"rule {rule.name} has no {missing} example",
+            missing = ("examples (it needs a `match` and a `no match` one)"
+                       if not (has_match or has_no_match)
+                       else "`no match` example" if has_match else "`match` example")
+            self.emit("CTR104", self.name_span(rule), f"rule {rule.name} has no {missing}",
                       'add `example "..." match {...}` and `example "..." no match {...}` — '
                       "`ctrules test` runs them")
 
