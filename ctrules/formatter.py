@@ -979,10 +979,12 @@ def format_file(rule_file: n.RuleFile, source: str | None = None) -> str:
     return text + "\n" if text else ""
 
 
-def format_expr(expr: n.Expr) -> str:
-    """One expression, as it would be printed after `when` (handy in messages and tests)."""
+def format_expr(expr: n.Expr, width: int = WIDTH) -> str:
+    """One expression (or path, literal...) in canonical form, for messages and tests. It breaks
+    across lines like a `when` starting at column 0 when longer than `width`; pass
+    `width=sys.maxsize` for a single line."""
     printer = _Printer(_Comments(), None)
-    return render(printer.when_expr(expr, hang=False))
+    return render(printer.when_expr(expr, hang=False), width)
 
 
 _LOSSY = (DUPLICATE_PROPERTY, INVALID_VALUE)
