@@ -901,15 +901,17 @@ class _Checker:
     def list_items(self, right: n.Operand) -> tuple[n.Value, ...] | None:
         if isinstance(right, n.ListLit):
             return right.values()
+        # exactly the compiler's rule: a one-segment name on the right is a declared list if
+        # one has that name
         if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
-                and right.segments[0] in self.lists and self.written_plain(right)):
+                and right.segments[0] in self.lists):
             return self.lists[str(right.segments[0])].items.values()
         return None
 
     def right_name_kind(self, right: n.Operand) -> str | None:
         """For a one-segment bare name on the right: 'list', 'macro', another kind, or None."""
         if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
-                and isinstance(right.segments[0], str) and self.written_plain(right)):
+                and isinstance(right.segments[0], str)):
             decl = self.decls.get(right.segments[0])
             if decl is not None:
                 return _KIND_OF[type(decl[0])]
