@@ -294,7 +294,7 @@ _USER_IDENTITY = _obj(
     invokedBy=_STR, identityProvider=_STR, credentialId=_STR,
     onBehalfOf=_obj(userId=_STR, identityStoreArn=_STR),
     sessionContext=_obj(
-        sourceIdentity=_STR, ec2RoleDelivery=_STR, sessionIssuer=_ISSUER,
+        sourceIdentity=_STR, ec2RoleDelivery=_STR, assumedRoot=_STR, sessionIssuer=_ISSUER,
         # CloudTrail writes these two as strings ("true"/"false", an ISO time).
         attributes=_obj(creationDate=_STR, mfaAuthenticated=_STR),
         webIdFederationData=_obj(federatedProvider=_STR, attributes=_ANYOBJ),
@@ -313,7 +313,9 @@ EVENT_TYPE: _Ty = _obj(
     resources=_Ty("arr", elem=_obj(ARN=_STR, accountId=_STR, type=_STR)),
     addendum=_obj(reason=_STR, updatedFields=_STR, originalRequestID=_STR, originalEventID=_STR),
     tlsDetails=_obj(tlsVersion=_STR, cipherSuite=_STR, clientProvidedHostHeader=_STR),
-    requestParameters=_ANYOBJ, responseElements=_ANYOBJ, additionalEventData=_ANYOBJ,
+    # Per-event objects: only the keys CloudTrail documents for every event that has them.
+    additionalEventData=_obj(MFAUsed=_STR, LoginTo=_STR, MobileVersion=_STR),
+    requestParameters=_ANYOBJ, responseElements=_ANYOBJ,
     serviceEventDetails=_ANYOBJ, edgeDeviceDetails=_ANYOBJ, insightDetails=_ANYOBJ,
 )
 
