@@ -596,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         _ratio("in-process decode+default pack / decode floor",
                ratio(us("decode_floor"), us("inprocess_default")), "(info)"),
         _ratio("Lambda handler (warm, S3 over HTTP) / decode floor process",
-               ratio(us("decode_floor_process"), us("e2e_lambda")), "(info)"),
+               ratio(us("decode_floor_process"), us("e2e_lambda")), ">= 0.7", 0.7),
         _ratio("rule cost at 1,000 rules / at 10 rules", ratio(us("ctrules_gen_1000"),
                                                                 us("ctrules_gen_10")),
                "<= 3", 3.0, lower=True),
