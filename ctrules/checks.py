@@ -6,7 +6,12 @@
 still checked), then looks at the whole rule set at once: names are one namespace across files,
 macros are expanded where they are used, and every finding is collected (nothing stops at the
 first). `ctrules check` prints the findings; `ctrules.load_rules` refuses a rule set that has any
-error, so the compiler only ever sees rule sets this module has passed.
+error (an expired ignore aside, see docs/diagnostics.md), so the compiler only ever sees rule sets
+this module has passed.
+
+Beyond validity, it knows the documented types of CloudTrail fields (type-mismatch warnings) and
+runs a small three-valued constant analysis over `when`s (never/always-matching rules): sound for
+well-formed CloudTrail records, it claims a constant only when it holds for every such record.
 
 Every code lives in `CODES` (code → name, severity, one-line doc) and is documented with an example
 and its fix in docs/diagnostics.md. Codes never change meaning; new checks get new codes.
@@ -15,6 +20,7 @@ and its fix in docs/diagnostics.md. Codes never change meaning; new checks get n
 from __future__ import annotations
 
 import bisect
+import difflib
 import importlib
 import importlib.util
 import ipaddress
@@ -407,7 +413,7 @@ _RE2_OPTIONS.log_errors = False  # the finding carries RE2's message; don't also
 
 @dataclass(frozen=True)
 class _Ctx:
-    where: Literal["rule", "ignore", "route", "macro", "list"]
+    where: Literal["rule", "ignore", "route", "macro"]
     decl: str
     depth: int = 0  # any/all nesting
     elem: _Ty | None = EVENT_TYPE  # the type of the current element (the record at depth 0)
@@ -1458,7 +1464,5 @@ def _retype_hint(left_src: str, op: str, kind: str, value: n.Value) -> str | Non
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    import difflib
-
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
     return f"did you mean {close[0]!r}?" if close else None
