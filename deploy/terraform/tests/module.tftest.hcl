@@ -157,3 +157,11 @@ run "rules_dir_builds_a_layer" {
     error_message = "the example's rule file is found"
   }
 }
+
+run "no_rules_at_all_fails" {
+  command = plan
+  variables {
+    use_default_rules = false
+  }
+  expect_failures = [aws_lambda_function.this]
+}
