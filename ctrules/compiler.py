@@ -38,6 +38,9 @@ Pred = Callable[[Any, Any], bool]
 Values = Callable[[Any, Any], list[Any]]
 Compiled = Pred | bool  # a bool is a folded constant
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is a diagnostic, not noise on stderr
+
 RULE_KEY = "\x00rule"
 """Where route predicates find `rule.*`: a key no CloudTrail record can have."""
 
@@ -491,7 +494,7 @@ class _Compiler:
     def _matches(self, e: n.Matches) -> Compiled:
         pattern = str(e.pattern.value)
         try:
-            regex = re2.compile(pattern)
+            regex = re2.compile(pattern, _RE2_OPTIONS)
         except Exception as exc:  # re2.error; the checker reports it as CTR014
             raise CompileError(f"invalid regex {pattern!r}: {exc}") from None
         search = regex.search
@@ -535,7 +538,7 @@ def glob_matcher(pattern: str) -> Callable[[str], bool]:
             return lambda s: middle in s
     regex = "".join(
         ".*" if ch == "*" else "." if ch == "?" else _re2_escape(ch) for ch in pattern)
-    compiled = re2.compile(r"(?s)\A(?:" + regex + r")\z")
+    compiled = re2.compile(r"(?s)\A(?:" + regex + r")\z", _RE2_OPTIONS)
     return lambda s: compiled.search(s) is not None
 
 

@@ -73,6 +73,17 @@ class Literal_:
     value: Value
     raw: bool = field(default=False, compare=False)
     span: Span | None = _span()
+    # Python says True == 1 == 1.0; the language does not, so neither may two ASTs.
+    kind: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", _value_kind(self.value))
+
+
+def _value_kind(value: Value) -> str:
+    if isinstance(value, tuple):
+        return "list[" + ",".join(_value_kind(v) for v in value) + "]"
+    return type(value).__name__
 
 
 @dataclass(frozen=True)

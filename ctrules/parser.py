@@ -31,6 +31,7 @@ RESERVED_NAME = "CTR005"
 INVALID_VALUE = "CTR006"
 UNKNOWN_FUNCTION = "CTR012"
 BAD_CALL = "CTR013"
+TOO_DEEP = "CTR021"
 
 
 class CtrSyntaxError(Exception):
@@ -78,12 +79,7 @@ def parse(text: str, filename: str = "<string>") -> ParseResult:
     comments: list[n.Comment] = []
     tree = _run_lark(text, filename, "start", comments)
     builder = _Builder(filename, text)
-    try:
-        decls = builder.transform(tree)
-    except VisitError as err:
-        if isinstance(err.orig_exc, CtrSyntaxError):
-            raise err.orig_exc from None
-        raise
+    decls = _transform(builder, tree, text, filename)
     rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
     return ParseResult(rule_file, builder.diagnostics)
 
@@ -92,14 +88,31 @@ def parse_path(text: str, filename: str = "<string>", line: int = 1, col: int = 
     """Parse a field path as written in a template placeholder (`{userIdentity.arn}`)."""
     tree = _run_lark(text, filename, "path", None, line_offset=line - 1, col_offset=col - 1)
     builder = _Builder(filename, text, line_offset=line - 1, col_offset=col - 1)
+    path = _transform(builder, tree, text, filename)
+    assert isinstance(path, n.Path)
+    return path
+
+
+def _transform(builder: _Builder, tree: Any, text: str, filename: str) -> Any:
     try:
-        path = builder.transform(tree)
+        return builder.transform(tree)
     except VisitError as err:
         if isinstance(err.orig_exc, CtrSyntaxError):
             raise err.orig_exc from None
+        if isinstance(err.orig_exc, RecursionError):
+            raise _too_deep(text, filename) from None
         raise
-    assert isinstance(path, n.Path)
-    return path
+    except RecursionError:
+        raise _too_deep(text, filename) from None
+
+
+def _too_deep(text: str, filename: str) -> CtrSyntaxError:
+    # The grammar is LALR (no recursion) but building the tree is; a file nested hundreds of
+    # levels deep is not a rule anyone means to write.
+    lines = text.splitlines() or [""]
+    span = n.Span(filename, 1, 1, 1, 1 + min(len(lines[0]), 1))
+    return CtrSyntaxError(Diagnostic(TOO_DEEP, "error", "expression nested too deeply", span,
+                                     "split it with macros"))
 
 
 def _run_lark(
@@ -115,6 +128,8 @@ def _run_lark(
     token = _COMMENT_SINK.set(collected)
     try:
         result = parser.parse(text, start=start)
+    except RecursionError:
+        raise _too_deep(text, filename) from None
     except UnexpectedInput as err:
         diagnostic = _syntax_diagnostic(err, text, filename, line_offset, col_offset)
         raise CtrSyntaxError(diagnostic) from None

@@ -30,10 +30,11 @@ def _checkov() -> str:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    raise AssertionError(
-        "checkov is not installed: run `bash tests/deploy/setup_checkov.sh` "
-        "(or set CTRULES_CHECKOV to a checkov executable)"
-    )
+    # Not installed yet (a fresh machine): install it into its own virtualenv, as CI does.
+    setup = subprocess.run(["bash", str(Path(__file__).with_name("setup_checkov.sh"))],
+                           capture_output=True, text=True, timeout=1200)
+    assert setup.returncode == 0, f"installing checkov failed:\n{setup.stderr[-2000:]}"
+    return setup.stdout.strip().splitlines()[-1]
 
 
 def _run_checkov() -> list[dict[str, Any]]:
