@@ -44,7 +44,10 @@ _RE2_OPTIONS.log_errors = False  # a bad pattern is a diagnostic, not noise on s
 RULE_KEY = "\x00rule"
 """Where route predicates find `rule.*`: a key no CloudTrail record can have."""
 
-DISPATCH_FIELDS = ("eventSource", "eventName")
+DISPATCH_PATHS: tuple[tuple[str, ...], ...] = (
+    ("eventSource",), ("eventName",), ("errorCode",), ("userIdentity", "type"))
+"""The fields an event is dispatched on: each rule is specialised for their values (few distinct
+values in practice, and the ones rule conditions are mostly about)."""
 
 
 class CompileError(Exception):
@@ -581,18 +584,54 @@ def _chain_or(parts: list[Pred]) -> Compiled:
 # ---- dispatch: specialising a rule for one (eventSource, eventName) ---------------------------
 
 Residual = Callable[[dict[str, Any]], "bool | Pred"]
-"""Given a record holding only eventSource/eventName, either a decided bool or the predicate
-that is left to evaluate for events with those two values."""
+"""Given a record holding only the dispatch fields, either a decided bool or the predicate
+that is left to evaluate for events with those values."""
+
+
+def required_event_names(expr: n.Expr, scope: Scope) -> frozenset[str] | None:
+    """The eventNames `expr` can only match (from `eventName == "X"` / `eventName in [...]`
+    conditions it requires), or None when it may match any. Used to index rules by name."""
+    return _names(expr, scope, ())
+
+
+def _names(e: n.Expr, scope: Scope, expanding: tuple[str, ...]) -> frozenset[str] | None:
+    if isinstance(e, n.MacroRef):
+        macro = scope.macros.get(e.name)
+        if macro is None or e.name in expanding:
+            return None
+        return _names(macro.expr, scope, (*expanding, e.name))
+    if isinstance(e, n.And):
+        found = [x for x in (_names(o, scope, expanding) for o in e.operands) if x is not None]
+        return frozenset.intersection(*found) if found else None
+    if isinstance(e, n.Or):
+        parts = [_names(o, scope, expanding) for o in e.operands]
+        if any(p is None for p in parts):
+            return None
+        return frozenset().union(*[p for p in parts if p is not None])
+    if isinstance(e, n.BoolConst) and not e.value:
+        return frozenset()
+    left = getattr(e, "left", None)
+    if not (isinstance(left, n.Path) and left.anchor in ("rel", "event")
+            and left.segments == ("eventName",)):
+        return None
+    if isinstance(e, n.Compare) and e.op == "==" and isinstance(e.right, n.Literal_):
+        # `eventName == null` matches records without a name: not indexable by name.
+        return frozenset([e.right.value]) if isinstance(e.right.value, str) else None
+    if isinstance(e, n.InTest) and not e.negated:
+        items = _Compiler(scope).resolve_list(e.right)
+        if items is not None:
+            return frozenset(v for v in items.values() if isinstance(v, str))
+    return None
 
 
 def dispatch_residual(expr: n.Expr, scope: Scope) -> Residual:
-    """Partially evaluates `expr` for a known (eventSource, eventName).
+    """Partially evaluates `expr` for known values of the DISPATCH_PATHS.
 
-    Conditions whose paths are all top-level `eventSource`/`eventName` are decided exactly (the
-    real record has the same values there); every other condition stays, as its already compiled
-    closure. The result is False (the rule cannot match: it is not even tried), True (it matches
-    every such event), or the smaller predicate left over — so `eventSource == "x" and
-    eventName == "Y" and errorCode exists` costs one dict lookup for events of x/Y.
+    Conditions whose paths are all dispatch paths are decided exactly (the real record has the
+    same values there); every other condition stays, as its already compiled closure. The
+    result is False (the rule cannot match: it is not even tried), True (it matches every such
+    event), or the smaller predicate left over — so `eventSource == "x" and eventName == "Y"
+    and userIdentity.type == "Root"` costs nothing more for events of x/Y by other callers.
     """
     return _Residual(scope).expr(expr, ())
 
@@ -650,9 +689,7 @@ def _only_dispatch_fields(e: Any, scope: Scope) -> bool:
     paths: list[n.Path] = []
     _collect_paths(e, paths, scope)
     return bool(paths) and all(
-        p.anchor in ("rel", "event") and len(p.segments) == 1 and p.segments[0] in DISPATCH_FIELDS
-        for p in paths
-    )
+        p.anchor in ("rel", "event") and p.segments in DISPATCH_PATHS for p in paths)
 
 
 def _collect_paths(e: Any, out: list[n.Path], scope: Scope) -> None:

@@ -26,6 +26,7 @@ from .compiler import (
     always,
     compile_expr,
     dispatch_residual,
+    required_event_names,
 )
 from .diagnostics import Diagnostic, RuleSetError
 from .templates import parse_template
@@ -82,6 +83,7 @@ class _Rule:
     summary: Renderer
     group_key: Callable[[Mapping[str, Any]], tuple[str, ...]]
     ignores: tuple[_Ignore, ...] = ()
+    order: int = 0
 
 
 @dataclass
@@ -137,12 +139,22 @@ class RuleSet:
         for decl in rules:
             if decl.when is None:
                 continue
-            self._rules.append(self._compile_rule(decl))
+            self._rules.append(self._compile_rule(decl, len(self._rules)))
         self._by_name = {r.info.name: r for r in self._rules}
         self._enabled = tuple(r for r in self._rules if r.info.enabled)
-        self._dispatch: dict[tuple[Any, Any], tuple[tuple[_Rule, Pred], ...]] = {}
+        self._dispatch: dict[tuple[Any, ...], tuple[tuple[_Rule, Pred], ...]] = {}
+        # Rules indexed by the eventNames they require, so a new dispatch key only specialises
+        # the rules that can match its name.
+        self._by_event_name: dict[str, list[_Rule]] = {}
+        self._any_event_name: list[_Rule] = []
+        for rule in self._enabled:
+            names = required_event_names(rule.decl.when, self.scope)  # type: ignore[arg-type]
+            if names is None:
+                self._any_event_name.append(rule)
+            for name in names or ():
+                self._by_event_name.setdefault(name, []).append(rule)
 
-    def _compile_rule(self, decl: n.RuleDecl) -> _Rule:
+    def _compile_rule(self, decl: n.RuleDecl, order: int) -> _Rule:
         assert decl.when is not None
         info = RuleInfo(
             name=decl.name,
@@ -165,6 +177,7 @@ class RuleSet:
             summary=summary,
             group_key=_compile_group_key(decl),
             ignores=ignores,
+            order=order,
         )
 
     # ---- evaluation ----------------------------------------------------------------------
@@ -173,9 +186,14 @@ class RuleSet:
         """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
+        get = record.get
+        identity = get("userIdentity")
         try:
-            found = self._dispatch[
-                (record.get("eventSource", MISSING), record.get("eventName", MISSING))]
+            # The dispatch key, read inline (this is the per-event hot path); see _dispatch_key.
+            found = self._dispatch[(
+                get("eventSource", MISSING), get("eventName", MISSING), get("errorCode", MISSING),
+                identity.get("type", MISSING) if type(identity) is dict
+                else MISSING if identity is None else _NOT_A_DICT)]
         except (KeyError, TypeError):
             found = self._candidates(record)
         if not found:
@@ -193,20 +211,18 @@ class RuleSet:
         return alerts
 
     def _candidates(self, record: dict[str, Any]) -> tuple[tuple[_Rule, Pred], ...]:
-        """The rules that can match events with this record's (eventSource, eventName), each
-        with what is left of its `when` once those two values are known. Cached per pair."""
-        source = record.get("eventSource", MISSING)
-        name = record.get("eventName", MISSING)
-        if not ((source is MISSING or type(source) is str)
-                and (name is MISSING or type(name) is str)):
+        """The rules that can match events with this record's dispatch values, each with what is
+        left of its `when` once those values are known. Cached per distinct key."""
+        key = _dispatch_key(record)
+        if key is None:
             return tuple((r, r.pred) for r in self._enabled)
-        key = (source, name)
         found = self._dispatch.get(key)
         if found is None:
-            pairs = (("eventSource", source), ("eventName", name))
-            probe = {k: v for k, v in pairs if v is not MISSING}
+            probe = _probe(key)
+            name = key[1]
+            named = self._by_event_name.get(name, ()) if type(name) is str else ()
             specialised = []
-            for rule in self._enabled:
+            for rule in sorted((*named, *self._any_event_name), key=lambda r: r.order):
                 left = rule.residual(probe)
                 if left is not False:
                     specialised.append((rule, always if left is True else left))
@@ -314,6 +330,37 @@ class RuleSet:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+_NOT_A_DICT: list[Any] = []  # unhashable: a key holding it goes the slow way
+_KEY_TYPES = (str, type(None))
+
+
+def _dispatch_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The values of DISPATCH_PATHS, or None when one is of a type the cache cannot key on
+    (only strings, null and missing are: 1 == True would make two keys one)."""
+    identity = record.get("userIdentity", MISSING)
+    if type(identity) is dict:
+        identity_type = identity.get("type", MISSING)
+    elif isinstance(identity, list):
+        return None  # `userIdentity.type` would fan out over the array
+    else:
+        identity_type = MISSING
+    key = (record.get("eventSource", MISSING), record.get("eventName", MISSING),
+           record.get("errorCode", MISSING), identity_type)
+    if all(v is MISSING or isinstance(v, _KEY_TYPES) for v in key):
+        return key
+    return None
+
+
+def _probe(key: tuple[Any, ...]) -> dict[str, Any]:
+    """A record holding just the dispatch values of `key` (missing ones left out)."""
+    source, name, error, identity_type = key
+    probe = {k: v for k, v in (("eventSource", source), ("eventName", name),
+                               ("errorCode", error)) if v is not MISSING}
+    if identity_type is not MISSING:
+        probe["userIdentity"] = {"type": identity_type}
+    return probe
 
 
 def _as_record(event: Any) -> dict[str, Any]:

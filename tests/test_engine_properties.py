@@ -141,3 +141,53 @@ def test_every_operator_agrees_with_reference_on_colliding_values() -> None:
             if pred(record, record) is not reference.holds(expr, record):
                 disagreements.append((expr, record))
     assert not disagreements, disagreements[:5]
+
+
+_DISPATCH_RULES = """
+list names = ["A", "B"]
+macro denied = errorCode startswith "AccessDenied"
+rule r1 { when eventName == "A" }
+rule r2 { when eventName in names and eventSource == "s" }
+rule r3 { when eventName == null }
+rule r4 { when not eventName == "A" }
+rule r5 { when eventName == "A" or errorCode exists }
+rule r6 { when denied and userIdentity.type == "Root" }
+rule r7 { when userIdentity.type exists and eventName != "B" }
+rule r8 { when eventSource == "s" and (eventName startswith "A" or userIdentity.type in ["Root", null]) }
+rule r9 { when errorCode == null and userIdentity == null }
+rule r10 { when any userIdentity (type == "Root") and eventName in ["A", 1] }
+rule r11 { when lower(eventName) == "a" and errorCode != "AccessDenied" }
+rule r12 { when eventName == "A" and eventName == "B" }
+rule r13 { when userIdentity.type == "Root" or eventName == 1 }
+"""
+_FIELD_VALUES = [MISSING_ := object(), None, "A", "B", "a", 1, True, ["A"], {"type": "Root"}]
+
+
+def _dispatch_records() -> list[dict[str, Any]]:
+    import itertools
+
+    identities = [MISSING_, None, "Root", {"type": "Root"}, {"type": "IAMUser"}, {},
+                  {"type": None}, [{"type": "Root"}], {"type": ["Root"]}]
+    out = []
+    for source, name, error, ident in itertools.product(
+            [MISSING_, "s", None, 1], _FIELD_VALUES, [MISSING_, None, "AccessDenied", "AccessDeniedX", 5],
+            identities):
+        record = {k: v for k, v in (("eventSource", source), ("eventName", name),
+                                    ("errorCode", error), ("userIdentity", ident)) if v is not MISSING_}
+        out.append(record)
+    return out
+
+
+def test_dispatch_specialisation_agrees_with_reference() -> None:
+    """Every mix of dispatch-field values (strings, null, missing, wrong types, arrays) against
+    rules whose conditions the dispatch index decides, partly decides, or cannot decide; each
+    record evaluated twice, so both the cache-filling and the cached paths are checked."""
+    from ctrules.parser import parse
+
+    rule_file = parse(_DISPATCH_RULES, "dispatch.ctr").file
+    ref, rules, _, _ = _parts(rule_file)
+    ruleset = RuleSet([rule_file], today=TODAY)
+    for record in _dispatch_records():
+        expected = sorted(r.name for r in rules if r.when and ref.holds(r.when, record))
+        for _ in range(2):
+            assert sorted(a.rule for a in ruleset.evaluate(record)) == expected, record
