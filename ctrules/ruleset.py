@@ -30,7 +30,7 @@ from .compiler import (
 )
 from .diagnostics import Diagnostic, RuleSetError
 from .templates import parse_template
-from .values import MISSING, expand, make_walker
+from .values import MISSING, Fanout, expand, make_walker
 
 log = logging.getLogger("ctrules")
 
@@ -387,7 +387,14 @@ def _dotted(path: n.Path) -> str:
 def render_value(reached: Any) -> str:
     """Template rendering of what a path reached: `-` for missing/null, strings as they are,
     anything else as compact JSON; several values joined with `, `."""
-    return ", ".join(_render_one(v) for v in expand(reached))
+    kind = type(reached)
+    if kind is str:
+        return reached  # type: ignore[no-any-return]
+    if reached is MISSING or reached is None:
+        return "-"
+    if kind is not list and kind is not Fanout:
+        return _render_one(reached)
+    return ", ".join([_render_one(v) for v in expand(reached)])
 
 
 def _render_one(value: Any) -> str:
@@ -416,7 +423,8 @@ def _compile_template(text: n.Text | None, filename: str, rule_name: str) -> Ren
             parts.append(make_walker(part.segments))
 
     def render(record: Mapping[str, Any]) -> str:
-        return "".join(p if isinstance(p, str) else render_value(p(record)) for p in parts)
+        return "".join([p if type(p) is str else render_value(p(record))  # type: ignore[operator]
+                        for p in parts])
 
     return render
 
