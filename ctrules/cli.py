@@ -122,16 +122,28 @@ def print_diagnostics(findings: Sequence[Diagnostic], texts: dict[str, str], fmt
         out.write(f"{errors} error(s), {len(findings) - errors} warning(s)\n")
 
 
-def _missing_paths(paths: Sequence[str]) -> list[str]:
-    return [p for p in paths if p != "-" and not Path(p).exists()]
+def rule_paths(paths: Sequence[str]) -> list[str | Path]:
+    """`default` names the bundled default pack (unless a file of that name exists)."""
+    out: list[str | Path] = []
+    for p in paths:
+        if p == "default" and not Path(p).exists():
+            out.extend(default_rule_files())
+        else:
+            out.append(p)
+    return out
+
+
+def _missing_paths(paths: Sequence[str | Path]) -> list[str]:
+    return [str(p) for p in paths if p != "-" and not Path(p).exists()]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    missing = _missing_paths(args.paths)
+    paths = rule_paths(args.paths)
+    missing = _missing_paths(paths)
     if missing:
         print(f"ctrules check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    findings, texts = check_paths(args.paths)
+    findings, texts = check_paths(paths)
     print_diagnostics(findings, texts, args.format, sys.stdout)
     return 1 if any(d.is_error for d in findings) else 0
 
@@ -160,11 +172,12 @@ def _load(paths: Sequence[str | Path]) -> RuleSet | None:
 def cmd_test(args: argparse.Namespace) -> int:
     from .explain import explain_rule
 
-    missing = _missing_paths(args.paths)
+    paths = rule_paths(args.paths)
+    missing = _missing_paths(paths)
     if missing:
         print(f"ctrules test: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    ruleset = _load(args.paths)
+    ruleset = _load(paths)
     if ruleset is None:
         print("0 passed, 1 failed")
         return 1
@@ -228,7 +241,7 @@ def _read_input(name: str) -> bytes:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain_rule
 
-    ruleset = _load([args.ruleset])
+    ruleset = _load(rule_paths([args.ruleset]))
     if ruleset is None:
         return 1
     if args.rule and args.rule not in {r.name for r in ruleset.rules}:
@@ -320,7 +333,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ctrules: default rule pack ({len(rules_paths)} files) over the bundled sample "
                   f"log; `ctrules run RULESET LOGS...` for your own", file=sys.stderr)
     else:
-        rules_paths = [args.ruleset]
+        rules_paths = rule_paths([args.ruleset])
         logs = list(_expand_logs(args.logs))
         if not args.logs:
             print("ctrules run: give LOGS (files, directories, or - for stdin)", file=sys.stderr)

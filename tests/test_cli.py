@@ -141,3 +141,10 @@ def test_readme_first_command_runs_the_embedded_default() -> None:
     assert alerts, "the bundled sample should fire some default rules"
     assert {"rule", "severity", "summary", "eventID", "eventName", "account", "event"} <= alerts[0].keys()
     assert "records:" in proc.stderr
+
+
+def test_default_names_the_bundled_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "default"]) == 0
+    assert main(["test", "default"]) == 0
+    assert capsys.readouterr().out.strip().endswith(" failed")
