@@ -128,6 +128,20 @@ def _baseline_b_counter(rules: list[tuple[str, baselines.Predicate]],
     return run
 
 
+def _indexed_counter(rules: list[rulegen.GenRule],
+                     counts: Counter[str]) -> Callable[[list[Any]], None]:
+    matches = rulegen.indexed(rules)
+
+    def run(records: list[Any]) -> None:
+        for record in records:
+            hits = matches(record if type(record) is dict else {})
+            if hits:
+                for name in hits:
+                    counts[name] += 1
+
+    return run
+
+
 def _baseline_a_counter(rules: list[str], names: list[str],
                         counts: Counter[str]) -> Callable[[list[Any]], None]:
     hits = [0] * len(rules)
@@ -470,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
                         + (" (sampled)" if big else ""), rules=count), lambda r: None,
                     sample=big)
         bg.run = _baseline_b_counter([(x.name, x.python) for x in subset], bg.counts)
-        methods += [g, bg]
+        bi = Method(Row(f"baseline_b_idx_{count}", f"B indexed by eventName, {count:,} generated",
+                        rules=count), lambda r: None)
+        bi.run = _indexed_counter(subset, bi.counts)
+        methods += [g, bg, bi]
         if big:
             g_s = Method(Row(f"ctrules_gen_{count}_sample", f"(check) ctrules {count} on sample",
                              rules=count), lambda r: None, sample=True)
@@ -542,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
             agreement[f"gen_{count}_b_vs_ctrules"] = _agree(
                 by_key[f"baseline_b_gen_{count}"].counts, by_key[f"ctrules_gen_{count}"].counts,
                 names)
+        agreement[f"gen_{count}_b_indexed_vs_ctrules"] = _agree(
+            by_key[f"baseline_b_idx_{count}"].counts, by_key[f"ctrules_gen_{count}"].counts, names)
 
     # In-process pipeline: decode + the default pack (what `ctrules run` does, minus output).
     if "ctrules_default" in by_key:
@@ -589,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
                ratio(us("baseline_b_gen_100"), us("ctrules_gen_100")), "> 1", 1.0, strict=True),
         _ratio("ctrules vs B (speed-up), 1,000 generated rules",
                ratio(us("baseline_b_gen_1000"), us("ctrules_gen_1000")), "(info)"),
+        _ratio("ctrules vs B indexed by eventName, 100 generated rules",
+               ratio(us("baseline_b_idx_100"), us("ctrules_gen_100")), "(info)"),
+        _ratio("ctrules vs B indexed by eventName, 1,000 generated rules",
+               ratio(us("baseline_b_idx_1000"), us("ctrules_gen_1000")), "(info)"),
         _ratio("end-to-end `ctrules run` / decode floor process (throughput)",
                ratio(us("decode_floor_process"), us("e2e_run")), ">= 0.7", 0.7),
         _ratio("end-to-end `ctrules run` / in-process decode floor",

@@ -31,6 +31,9 @@ class GenRule:
     name: str
     ctr: str
     python: Predicate
+    # The event names the rule can match (None: any name) — what a programmer indexing
+    # hand-written rules by eventName would key them on.
+    names: frozenset[str] | None = None
 
 
 def _d(value: Any) -> dict[str, Any]:
@@ -166,7 +169,13 @@ def _rule(i: int, rng: random.Random, names: list[tuple[str, str]],
     text = (f"rule {rule_name} {{\n    severity {severity}\n"
             f"    description {_q(f'Generated benchmark rule {i} ({kind}).')}\n"
             f"    when {cond}\n}}\n")
-    return GenRule(rule_name, text, py)
+    if kind == 2:
+        names: frozenset[str] | None = group_set
+    elif kind == 7:
+        names = None
+    else:
+        names = frozenset([name])
+    return GenRule(rule_name, text, py, names)
 
 
 def generate_rules(count: int, seed: int = 7) -> list[GenRule]:
@@ -176,6 +185,39 @@ def generate_rules(count: int, seed: int = 7) -> list[GenRule]:
     writes = [p for p in pairs if not is_read(p[1]) and p[1] not in _BUSY]
     reads = [p for p in pairs if is_read(p[1]) or p[1] in _BUSY]
     return [_rule(i, rng, writes, reads) for i in range(count)]
+
+
+def indexed(rules: list[GenRule]) -> Predicate:
+    """Baseline B as a careful programmer would write it for many rules: a dict from eventName
+    to that name's rules, plus the rules that apply to any name. Returns a function giving the
+    list of matching rule names (empty list when none)."""
+    by_name: dict[str, list[tuple[str, Predicate]]] = {}
+    anywhere = [(r.name, r.python) for r in rules if r.names is None]
+    for r in rules:
+        for n in r.names or ():
+            by_name.setdefault(n, []).append((r.name, r.python))
+    order = {r.name: i for i, r in enumerate(rules)}
+    for lst in by_name.values():
+        # Keep declaration order, rules for any name included, so results compare one to one.
+        lst.extend(anywhere)
+        lst.sort(key=lambda item: order[item[0]])
+    empty: list[tuple[str, Predicate]] = []
+
+    def matches(e: dict[str, Any]) -> Any:
+        name = e.get("eventName")
+        candidates = by_name.get(name, anywhere) if type(name) is str else anywhere
+        hits = empty
+        for rule_name, rule in candidates:
+            try:
+                if rule(e):
+                    if hits is empty:
+                        hits = []
+                    hits.append(rule_name)
+            except Exception:
+                pass
+        return hits
+
+    return matches
 
 
 def write_rules(rules: list[GenRule], path: Path) -> Path:
