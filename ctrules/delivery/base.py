@@ -7,11 +7,12 @@ by the caller (batch item failure / non-zero exit), never treated as delivered.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
+
+import orjson
 
 from ..alerts import Alert
 
@@ -74,7 +75,7 @@ class JsonLinesSink:
             if alert.ignored:
                 ignored += 1
                 continue
-            out.write(json.dumps(alert.to_dict(), default=str, separators=(",", ":")) + "\n")
+            out.write(orjson.dumps(alert.to_dict(), default=str).decode() + "\n")
             sent += 1
         out.flush()
         return DeliveryReport(delivered=sent, messages=sent, ignored=ignored)
