@@ -7,6 +7,7 @@ is an error (CTR016).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import nodes as n
@@ -14,6 +15,22 @@ from .diagnostics import Diagnostic
 from .parser import CtrSyntaxError, parse_path
 
 INVALID_TEMPLATE = "CTR016"
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+))*\Z")
+
+
+def _simple_path(text: str) -> n.Path | None:
+    """The common placeholder (`userIdentity.arn`, `resources.0.ARN`) without a Lark parse;
+    anything else (backticks, `event.`, keywords, dunders) goes through the parser."""
+    if not _PLAIN.match(text):
+        return None
+    segments: list[str | int] = [int(s) if s.isdigit() else s for s in text.split(".")]
+    head = segments[0]
+    if head in n.KEYWORDS or head == "event" or any(
+            isinstance(s, str) and s.startswith("__") and s.endswith("__") for s in segments):
+        return None
+    return n.Path(tuple(segments))
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,8 @@ def parse_template(text: n.Text, filename: str) -> tuple[Template, list[Diagnost
             else:
                 span = where(i + 1, len(inner))
                 try:
-                    path = parse_path(inner.strip(), filename, span.line, span.col)
+                    path = _simple_path(inner) or parse_path(
+                        inner.strip(), filename, span.line, span.col)
                 except CtrSyntaxError as err:
                     problems.append(Diagnostic(
                         INVALID_TEMPLATE, "error",
