@@ -28,6 +28,7 @@ from .values import (
     Fanout,
     equal,
     expand,
+    length,
     make_walker,
     ordered,
     present,
@@ -237,9 +238,9 @@ class _Compiler:
         if call.name == "len":
             if isinstance(arg, n.Path):
                 reach = self.reach(arg)
-                return lambda r, c: [_len(v) for v in raw_values(reach(r, c))]
+                return lambda r, c: [length(v) for v in raw_values(reach(r, c))]
             inner = self.values(arg)  # type: ignore[arg-type]
-            return lambda r, c: [_len(v) for v in inner(r, c)]
+            return lambda r, c: [length(v) for v in inner(r, c)]
         inner = self.values(arg)  # type: ignore[arg-type]
         if call.name == "lower":
             return lambda r, c: [v.lower() if type(v) is str else None for v in inner(r, c)]
@@ -516,12 +517,6 @@ class _Compiler:
     # the language has no other node kinds that are conditions
     def _path(self, e: n.Path) -> Compiled:
         raise CompileError("a path is not a condition")
-
-
-def _len(value: Any) -> int | None:
-    if isinstance(value, (str, list, dict)):
-        return len(value)
-    return None
 
 
 def glob_matcher(pattern: str) -> Callable[[str], bool]:

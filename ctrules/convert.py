@@ -3,7 +3,8 @@
 Not a pipeline stage of its own: it produces `.ctr` source, which then goes through the usual
 `parser → checks → compiler`. The old tool (fivexl/terraform-aws-cloudtrail-to-slack) keeps rules
 as Python expressions over a *flattened* event (`{"userIdentity.arn": ..., "resources.0.ARN": ...}`)
-and runs each rule through Python's eval on every event (true means match); a rule that raises counts as "no match".
+and runs each rule through Python's eval on every event (true means match); a rule that raises
+counts as "no match".
 
 This module parses those strings with the standard `ast` module and never evaluates them. It
 translates the patterns such rules use — `event["k"]`, `event.get("k", default)`, `"k" in event`,

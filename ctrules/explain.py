@@ -14,7 +14,7 @@ from typing import Any
 from . import nodes as n
 from .compiler import Scope, compile_expr
 from .formatter import format_expr
-from .values import expand
+from .values import expand, make_walker
 
 _MAX_ELEMENTS = 5
 
@@ -126,8 +126,6 @@ class _Explainer:
         return trace
 
     def _reach(self, path: n.Path, root: Any, cur: Any) -> Any:
-        from .values import make_walker
-
         if path.anchor == "it":
             return cur
         start = root if path.anchor == "event" else cur
