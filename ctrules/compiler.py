@@ -619,7 +619,8 @@ def _names(e: n.Expr, scope: Scope, expanding: tuple[str, ...]) -> frozenset[str
     return None
 
 
-def dispatch_residual(expr: n.Expr, scope: Scope) -> Residual:
+def dispatch_residual(expr: n.Expr, scope: Scope,
+                      known: tuple[tuple[str, ...], ...] = DISPATCH_PATHS) -> Residual:
     """Partially evaluates `expr` for known values of the DISPATCH_PATHS.
 
     Conditions whose paths are all dispatch paths are decided exactly (the real record has the
@@ -628,12 +629,34 @@ def dispatch_residual(expr: n.Expr, scope: Scope) -> Residual:
     event), or the smaller predicate left over — so `eventSource == "x" and eventName == "Y"
     and userIdentity.type == "Root"` costs nothing more for events of x/Y by other callers.
     """
-    return _Residual(scope).expr(expr, ())
+    return _Residual(scope, known).expr(expr, ())
+
+
+def mentions_paths(expr: n.Expr, scope: Scope, wanted: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether `expr` (macros expanded) has a condition on one of the `wanted` paths."""
+    seen: list[n.Path] = []
+
+    def visit(e: Any, expanding: tuple[str, ...]) -> None:
+        if isinstance(e, n.MacroRef):
+            macro = scope.macros.get(e.name)
+            if macro is not None and e.name not in expanding:
+                visit(macro.expr, (*expanding, e.name))
+        elif isinstance(e, (n.And, n.Or)):
+            for o in e.operands:
+                visit(o, expanding)
+        elif isinstance(e, n.Not):
+            visit(e.operand, expanding)
+        elif not isinstance(e, (n.Quantifier, n.BoolConst)):
+            _collect_paths(e, seen, scope)
+
+    visit(expr, ())
+    return any(p.anchor in ("rel", "event") and p.segments in wanted for p in seen)
 
 
 class _Residual:
-    def __init__(self, scope: Scope):
+    def __init__(self, scope: Scope, known: tuple[tuple[str, ...], ...]):
         self.scope = scope
+        self.known = known
 
     def expr(self, e: n.Expr, expanding: tuple[str, ...]) -> Residual:
         if isinstance(e, n.BoolConst):
@@ -669,7 +692,7 @@ class _Residual:
                 return chain(left)
 
             return junction
-        elif _only_dispatch_fields(e, self.scope):
+        elif _only_dispatch_fields(e, self.scope, self.known):
             pred = compile_expr(e, self.scope)
             return lambda rec: bool(pred(rec, rec))
         compiled = compile_folded(e, self.scope)
@@ -680,11 +703,11 @@ def _negate(pred: Pred) -> Pred:
     return lambda r, c: not pred(r, c)
 
 
-def _only_dispatch_fields(e: Any, scope: Scope) -> bool:
+def _only_dispatch_fields(e: Any, scope: Scope, known: tuple[tuple[str, ...], ...]) -> bool:
     paths: list[n.Path] = []
     _collect_paths(e, paths, scope)
     return bool(paths) and all(
-        p.anchor in ("rel", "event") and p.segments in DISPATCH_PATHS for p in paths)
+        p.anchor in ("rel", "event") and p.segments in known for p in paths)
 
 
 def _collect_paths(e: Any, out: list[n.Path], scope: Scope) -> None:

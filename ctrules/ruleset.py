@@ -19,6 +19,7 @@ import orjson
 from . import nodes as n
 from .alerts import Alert
 from .compiler import (
+    DISPATCH_PATHS,
     RULE_KEY,
     Pred,
     Residual,
@@ -26,6 +27,7 @@ from .compiler import (
     always,
     compile_expr,
     dispatch_residual,
+    mentions_paths,
     required_event_names,
 )
 from .diagnostics import Diagnostic, RuleSetError
@@ -79,7 +81,9 @@ class _Rule:
     info: RuleInfo
     decl: n.RuleDecl
     pred: Pred
-    residual: Residual
+    residual: Residual  # specialised on every dispatch field
+    residual_by_name: Residual  # on eventSource and eventName only
+    uses_more_fields: bool  # has conditions on errorCode / userIdentity.type
     summary: Renderer
     group_key: Callable[[Mapping[str, Any]], tuple[str, ...]]
     ignores: tuple[_Ignore, ...] = ()
@@ -142,7 +146,7 @@ class RuleSet:
             self._rules.append(self._compile_rule(decl, len(self._rules)))
         self._by_name = {r.info.name: r for r in self._rules}
         self._enabled = tuple(r for r in self._rules if r.info.enabled)
-        self._dispatch: dict[tuple[Any, ...], tuple[tuple[_Rule, Pred], ...]] = {}
+        self._dispatch: dict[tuple[Any, Any], Candidates | _SecondLevel] = {}
         # Rules indexed by the eventNames they require, so a new dispatch key only specialises
         # the rules that can match its name.
         self._by_event_name: dict[str, list[_Rule]] = {}
@@ -174,6 +178,8 @@ class RuleSet:
             decl=decl,
             pred=compile_expr(decl.when, self.scope),
             residual=dispatch_residual(decl.when, self.scope),
+            residual_by_name=dispatch_residual(decl.when, self.scope, DISPATCH_PATHS[:2]),
+            uses_more_fields=mentions_paths(decl.when, self.scope, DISPATCH_PATHS[2:]),
             summary=summary,
             group_key=_compile_group_key(decl),
             ignores=ignores,
@@ -187,15 +193,22 @@ class RuleSet:
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
         get = record.get
-        identity = get("userIdentity")
+        # The dispatch lookup, inline: this is the per-event hot path. Most events stop at the
+        # first level (no rule can match their eventSource/eventName); the rest look up the
+        # second level on errorCode and userIdentity.type where a candidate rule cares.
         try:
-            # The dispatch key, read inline (this is the per-event hot path); see _dispatch_key.
-            found = self._dispatch[(
-                get("eventSource", MISSING), get("eventName", MISSING), get("errorCode", MISSING),
-                identity.get("type", MISSING) if type(identity) is dict
-                else MISSING if identity is None else _NOT_A_DICT)]
+            found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
         except (KeyError, TypeError):
-            found = self._candidates(record)
+            found = self._by_source_and_name(record)
+        if type(found) is _SecondLevel:
+            table = found
+            identity = get("userIdentity")
+            try:
+                found = table[(get("errorCode", MISSING),
+                               identity.get("type", MISSING) if type(identity) is dict
+                               else MISSING if identity is None else _NOT_A_DICT)]
+            except (KeyError, TypeError):
+                found = self._by_all_fields(table, record)
         if not found:
             return []
         alerts: list[Alert] = []
@@ -210,27 +223,50 @@ class RuleSet:
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
 
-    def _candidates(self, record: dict[str, Any]) -> tuple[tuple[_Rule, Pred], ...]:
-        """The rules that can match events with this record's dispatch values, each with what is
-        left of its `when` once those values are known. Cached per distinct key."""
+    def _by_source_and_name(self, record: dict[str, Any]) -> Candidates | _SecondLevel:
+        """First level: the rules that can match this (eventSource, eventName). When none of
+        them has conditions on the other dispatch fields, that is the answer; otherwise a
+        second-level table, filled per (errorCode, userIdentity.type) by `_by_all_fields`."""
         key = _dispatch_key(record)
         if key is None:
             return tuple((r, r.pred) for r in self._enabled)
-        found = self._dispatch.get(key)
+        source, name = key[:2]
+        found = self._dispatch.get((source, name))
         if found is None:
-            probe = _probe(key)
-            name = key[1]
-            named = self._by_event_name.get(name, ()) if type(name) is str else ()
-            specialised = []
-            for rule in sorted((*named, *self._any_event_name), key=lambda r: r.order):
-                left = rule.residual(probe)
-                if left is not False:
-                    specialised.append((rule, always if left is True else left))
-            found = tuple(specialised)
+            found = self._specialise(self._named(name), _probe(key[:2] + (MISSING, MISSING)),
+                                     by_name=True)
+            if any(rule.uses_more_fields for rule, _ in found):
+                found = _SecondLevel(tuple(rule for rule, _ in found))
             if len(self._dispatch) >= _DISPATCH_CACHE_LIMIT:
                 self._dispatch.clear()
-            self._dispatch[key] = found
+            self._dispatch[(source, name)] = found
         return found
+
+    def _by_all_fields(self, table: _SecondLevel, record: dict[str, Any]) -> Candidates:
+        key = _dispatch_key(record)
+        if key is None:
+            return tuple((r, r.pred) for r in table.rules)
+        found = self._specialise(table.rules, _probe(key), by_name=False)
+        if len(table) < _DISPATCH_CACHE_LIMIT:
+            table[key[2:]] = found
+        return found
+
+    def _named(self, name: Any) -> list[_Rule]:
+        named = self._by_event_name.get(name, ()) if type(name) is str else ()
+        return sorted((*named, *self._any_event_name), key=lambda r: r.order)
+
+    @staticmethod
+    def _specialise(rules: Iterable[_Rule], probe: dict[str, Any], by_name: bool) -> Candidates:
+        specialised = []
+        for rule in rules:
+            left = (rule.residual_by_name if by_name else rule.residual)(probe)
+            if left is not False:
+                specialised.append((rule, always if left is True else left))
+        return tuple(specialised)
+
+    def _candidates(self, record: dict[str, Any]) -> Candidates:
+        found = self._by_source_and_name(record)
+        return self._by_all_fields(found, record) if isinstance(found, _SecondLevel) else found
 
     def _alert(self, rule: _Rule, record: dict[str, Any], memo: dict[str, bool]) -> Alert:
         fired = []
@@ -333,6 +369,16 @@ class RuleSet:
 
 
 _NOT_A_DICT: list[Any] = []  # unhashable: a key holding it goes the slow way
+
+Candidates = tuple[tuple[_Rule, Pred], ...]
+
+
+class _SecondLevel(dict[tuple[Any, Any], Candidates]):
+    """Dispatch entries of one (eventSource, eventName), by (errorCode, userIdentity.type)."""
+
+    def __init__(self, rules: tuple[_Rule, ...]):
+        super().__init__()
+        self.rules = rules
 _KEY_TYPES = (str, type(None))
 
 
