@@ -93,82 +93,9 @@ def _from_document(document: Any, source: str) -> Iterator[Record | BadRecord]:
 
 
 def _tolerant(raw: bytes, source: str) -> Iterator[Record | BadRecord]:
-    """Slow path for a document that does not decode whole."""
-    head = raw.lstrip()[:1]
-    start = raw.find(b"[", raw.find(b'"Records"')) if b'"Records"' in raw[:4096] else -1
-    if head == b"[":
-        start = raw.find(b"[")
-    if start >= 0:
-        yield from _split_array(raw, start, source)
-        return
-    # One record per line (JSON Lines); also covers a stream of CloudTrail records.
-    for index, line in enumerate(raw.splitlines()):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield BadRecord(source, index, f"line {index + 1}: invalid JSON: {exc}")
-            continue
-        if isinstance(value, dict) and isinstance(value.get("Records"), list):
-            yield from _from_document(value, source)
-        elif isinstance(value, dict):
-            yield value
-        else:
-            yield BadRecord(source, index, f"line {index + 1}: not a JSON object")
+    """Slow path for a document that does not decode whole: the streaming reader walks it
+    element by element (or line by line), reporting each damaged record and resuming at the
+    next one."""
+    from .stream import iter_stream  # stream builds on this module's types
 
-
-def _split_array(raw: bytes, start: int, source: str) -> Iterator[Record | BadRecord]:
-    """Walk a JSON array's top-level elements by bracket depth, decoding each separately."""
-    depth = 0
-    in_string = False
-    escaped = False
-    element_start = -1
-    index = 0
-    pos = start + 1
-    size = len(raw)
-    while pos < size:
-        ch = raw[pos]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == 0x5C:  # backslash
-                escaped = True
-            elif ch == 0x22:  # quote
-                in_string = False
-        elif ch == 0x22:
-            in_string = True
-            if element_start < 0:
-                element_start = pos
-        elif ch in (0x7B, 0x5B):  # { [
-            if element_start < 0:
-                element_start = pos
-            depth += 1
-        elif ch in (0x7D, 0x5D):  # } ]
-            if depth == 0:  # the closing ] of the Records array
-                if element_start >= 0:
-                    yield _decode_element(raw[element_start:pos], source, index)
-                return
-            depth -= 1
-        elif ch == 0x2C and depth == 0:  # a comma between elements
-            if element_start >= 0:
-                yield _decode_element(raw[element_start:pos], source, index)
-            else:
-                yield BadRecord(source, index, f"record {index}: empty element")
-            index += 1
-            element_start = -1
-        elif element_start < 0 and ch not in b" \t\r\n":
-            element_start = pos
-        pos += 1
-    if element_start >= 0:
-        yield BadRecord(source, index, f"record {index}: file ends inside this record")
-
-
-def _decode_element(chunk: bytes, source: str, index: int) -> Record | BadRecord:
-    try:
-        value = orjson.loads(chunk)
-    except orjson.JSONDecodeError as exc:
-        return BadRecord(source, index, f"record {index}: invalid JSON: {exc}")
-    if isinstance(value, dict):
-        return value
-    return BadRecord(source, index, f"record {index}: not a JSON object")
+    yield from iter_stream([raw], source)

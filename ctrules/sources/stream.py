@@ -167,7 +167,10 @@ def _array(text: _Text, pos: int, source: str) -> Iterator[Record | BadRecord]:
                 pos -= text.more(pos)
                 continue
             reason = f"record {index}: invalid JSON: {exc.msg}"
-            found, pos = _resync(text, pos)
+            if buf.startswith(RECORD_HEAD, pos):
+                found, pos = _next_record(text, pos)
+            else:
+                found, pos = _resync(text, pos)
             yield BadRecord(source, index, reason)
             if found != ",":
                 return
@@ -201,6 +204,27 @@ def _incomplete(exc: json.JSONDecodeError, buf: str, pos: int) -> bool:
     if len(buf) - pos >= MAX_RECORD_CHARS:
         return False
     return exc.pos >= len(buf) - 8 or exc.msg.startswith("Unterminated string")
+
+
+RECORD_HEAD = '{"eventVersion"'
+"""How every record CloudTrail writes begins."""
+
+
+def _next_record(text: _Text, pos: int) -> tuple[str, int]:
+    """Skip a damaged record by finding where the next one begins. Bracket counting cannot be
+    trusted here: a damaged string (a lost quote) turns the rest of the file inside out, so a
+    record that starts like a CloudTrail record is skipped up to the next record head."""
+    start = pos + 1
+    while True:
+        found = text.buf.find(RECORD_HEAD, start)
+        if found >= 0:
+            return ",", found
+        if text.eof:
+            return "", len(text.buf)
+        # Keep only a tail that could hold the start of a head cut by the chunk boundary.
+        start = max(len(text.buf) - len(RECORD_HEAD) + 1, start)
+        text.more(start)
+        start = 0
 
 
 def _resync(text: _Text, pos: int) -> tuple[str, int]:
