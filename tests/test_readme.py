@@ -26,3 +26,16 @@ def test_readme_has_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert readme_commands()[1] in ci.splitlines()
+
+
+def test_the_language_tour_is_a_clean_formatted_rule_set(tmp_path: Path) -> None:
+    from ctrules import check
+    from ctrules.formatter import format_text
+
+    text = (ROOT / "README.md").read_text()
+    tour = re.search(r"## A two-minute tour of the language\n\n```\n(.*?)```", text, re.S)
+    assert tour
+    path = tmp_path / "tour.ctr"
+    path.write_text(tour.group(1))
+    assert check(path) == []
+    assert format_text(tour.group(1), "tour.ctr") == tour.group(1)
