@@ -38,6 +38,7 @@ from .values import (
 Pred = Callable[[Any, Any], bool]
 Values = Callable[[Any, Any], list[Any]]
 Compiled = Pred | bool  # a bool is a folded constant
+StrMap = Callable[[str], str]
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a bad pattern is a diagnostic, not noise on stderr
@@ -257,12 +258,34 @@ class _Compiler:
             return self.scope.lists[str(operand.segments[0])]
         return None
 
-    def string_pred(self, path: n.Path, scalar_ok: Callable[[str], bool]) -> Pred:
-        """The hot path for `path OP literal` on strings (==, in, startswith, ...).
+    def string_subject(self, operand: n.Operand) -> tuple[n.Path, StrMap | None] | None:
+        """`path`, `lower(path)`, `upper(lower(path))`...: a path and the string mapping applied
+        to each of its string values (non-strings give null, which no string test accepts)."""
+        if isinstance(operand, n.Path):
+            return operand, None
+        if (isinstance(operand, n.Call) and operand.name in ("lower", "upper")
+                and len(operand.args) == 1):
+            inner = self.string_subject(operand.args[0])  # type: ignore[arg-type]
+            if inner is None:
+                return None
+            path, before = inner
+            case: StrMap = str.lower if operand.name == "lower" else str.upper
+            if before is None:
+                return path, case
+            return path, lambda v: case(before(v))
+        return None
 
-        Reads a one-key path inline (no call), and calls `scalar_ok` — a C-level callable where
+    def string_pred(self, operand: n.Operand, test: Callable[[str], bool]) -> Pred:
+        """The hot path for `path OP literal` on strings (==, in, startswith, ...), also through
+        lower()/upper().
+
+        Reads a one-key path inline (no call), and calls the test — a C-level callable where
         possible — only on strings; arrays and fan-outs take the general route.
         """
+        subject = self.string_subject(operand)
+        assert subject is not None
+        path, mapping = subject
+        scalar_ok = test if mapping is None else (lambda v: test(mapping(v)))
         if path.anchor == "it":
             def on_element(r: Any, c: Any) -> bool:
                 if type(c) is str:
@@ -352,6 +375,9 @@ class _Compiler:
                 return lambda r, c: any(equal(v, target) for v in raw_values(reach(r, c)))
             values = self.values(left)
             return lambda r, c: any(equal(v, target) for v in values(r, c))
+        if (isinstance(right, n.Literal_) and type(right.value) is str
+                and self.string_subject(left) is not None):
+            return self.string_pred(left, right.value.__eq__)
         if isinstance(right, n.Literal_) and isinstance(left, n.Path):
             return self._path_equals_literal(left, right.value)
         lhs = self.values(left)
@@ -395,9 +421,9 @@ class _Compiler:
             members = LiteralSet(as_list.values())
             if not (members.strings or members.numbers or members.bools or members.others):
                 return False
+            if members.only_strings and self.string_subject(left) is not None:
+                return self.string_pred(left, frozenset(members.strings).__contains__)
             if isinstance(left, n.Path):
-                if members.only_strings:
-                    return self.string_pred(left, frozenset(members.strings).__contains__)
                 reach = self.reach(left)
                 return lambda r, c: any(v in members for v in expand(reach(r, c)))
             values = self.values(left)
@@ -460,7 +486,7 @@ class _Compiler:
             needles = None
         op = e.op
         left = self.values(e.left)
-        if needles is not None and isinstance(e.left, n.Path):
+        if needles is not None and self.string_subject(e.left) is not None:
             if op == "contains":
                 if len(needles) == 1:
                     within = operator.methodcaller("__contains__", needles[0])
@@ -502,14 +528,14 @@ class _Compiler:
         except Exception as exc:  # re2.error; the checker reports it as CTR014
             raise CompileError(f"invalid regex {pattern!r}: {exc}") from None
         search = regex.search
-        if isinstance(e.left, n.Path):
+        if self.string_subject(e.left) is not None:
             return self.string_pred(e.left, lambda v: search(v) is not None)
         left = self.values(e.left)
         return lambda r, c: any(type(v) is str and search(v) is not None for v in left(r, c))
 
     def _glob(self, e: n.Glob) -> Compiled:
         test = glob_matcher(str(e.pattern.value))
-        if isinstance(e.left, n.Path):
+        if self.string_subject(e.left) is not None:
             return self.string_pred(e.left, test)
         left = self.values(e.left)
         return lambda r, c: any(type(v) is str and test(v) for v in left(r, c))
