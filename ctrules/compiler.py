@@ -209,16 +209,7 @@ class _Compiler:
 
     # paths
     def reach(self, path: n.Path) -> Callable[[Any, Any], Any]:
-        """What `path` reaches (a value, MISSING or a Fanout) from (root, current)."""
-        if path.anchor == "it":
-            return lambda r, c: c
-        if path.anchor == "rule":
-            walk = make_walker((RULE_KEY, *path.segments))
-            return lambda r, c: walk(r)
-        walk = make_walker(path.segments)
-        if path.anchor == "event":
-            return lambda r, c: walk(r)
-        return lambda r, c: walk(c)
+        return reach(path)
 
     def values(self, operand: n.Operand) -> Values:
         """The values a comparison sees on one side (expanded; [None] when nothing)."""
@@ -545,6 +536,19 @@ class _Compiler:
         raise CompileError("a path is not a condition")
 
 
+def reach(path: n.Path) -> Callable[[Any, Any], Any]:
+    """What `path` reaches (a value, MISSING or a Fanout) from (root, current)."""
+    if path.anchor == "it":
+        return lambda r, c: c
+    if path.anchor == "rule":
+        walk = make_walker((RULE_KEY, *path.segments))
+        return lambda r, c: walk(r)
+    walk = make_walker(path.segments)
+    if path.anchor == "event":
+        return lambda r, c: walk(r)
+    return lambda r, c: walk(c)
+
+
 def glob_matcher(pattern: str) -> Callable[[str], bool]:
     """`*` is any run of characters (crossing `/`), `?` one character; the rest is literal."""
     if "?" not in pattern:
@@ -672,8 +676,8 @@ def mentions_paths(expr: n.Expr, scope: Scope, wanted: tuple[tuple[str, ...], ..
                 visit(o, expanding)
         elif isinstance(e, n.Not):
             visit(e.operand, expanding)
-        elif not isinstance(e, (n.Quantifier, n.BoolConst)):
-            _collect_paths(e, seen, scope)
+        else:
+            seen.extend(condition_paths(e, scope) or ())
 
     visit(expr, ())
     return any(p.anchor in ("rel", "event") and p.segments in wanted for p in seen)
@@ -730,27 +734,30 @@ def _negate(pred: Pred) -> Pred:
 
 
 def _only_dispatch_fields(e: Any, scope: Scope, known: tuple[tuple[str, ...], ...]) -> bool:
-    paths: list[n.Path] = []
-    _collect_paths(e, paths, scope)
+    paths = condition_paths(e, scope)
     return bool(paths) and all(
-        p.anchor in ("rel", "event") and p.segments in known for p in paths)
+        p.anchor in ("rel", "event") and p.segments in known for p in paths or ())
 
 
-def _collect_paths(e: Any, out: list[n.Path], scope: Scope) -> None:
-    if isinstance(e, n.Path):
-        if not (e.anchor == "rel" and len(e.segments) == 1 and e.segments[0] in scope.lists):
-            out.append(e)
-    elif isinstance(e, (n.Compare, n.StringTest, n.InTest)):
-        _collect_paths(e.left, out, scope)
-        _collect_paths(e.right, out, scope)
-    elif isinstance(e, (n.Matches, n.Glob)):
-        _collect_paths(e.left, out, scope)
-    elif isinstance(e, n.Exists):
-        out.append(e.path)
-    elif isinstance(e, n.Call):
-        for arg in e.args:
-            _collect_paths(arg, out, scope)
-    elif isinstance(e, (n.Literal_, n.ListLit)):
-        pass
-    else:  # anything else (quantifiers, macros) is not a plain condition
-        out.append(n.Path(("?",)))
+def condition_paths(e: Any, scope: Scope) -> list[n.Path] | None:
+    """The field paths a plain condition reads (declared list names are not paths), or None
+    when `e` is not a plain condition (a quantifier, a macro, a boolean junction)."""
+    out: list[n.Path] = []
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, n.Path):
+            if not (node.anchor == "rel" and len(node.segments) == 1
+                    and node.segments[0] in scope.lists):
+                out.append(node)
+            return True
+        if isinstance(node, (n.Compare, n.StringTest, n.InTest)):
+            return visit(node.left) and visit(node.right)
+        if isinstance(node, (n.Matches, n.Glob)):
+            return visit(node.left)
+        if isinstance(node, n.Exists):
+            return visit(node.path)
+        if isinstance(node, n.Call):
+            return all(visit(arg) for arg in node.args)
+        return isinstance(node, (n.Literal_, n.ListLit))
+
+    return out if visit(e) else None

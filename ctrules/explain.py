@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import nodes as n
-from .compiler import Scope, compile_expr
+from .compiler import Scope, compile_expr, condition_paths, reach
 from .formatter import format_expr
-from .values import expand, make_walker
+from .values import expand
 
 _MAX_ELEMENTS = 5
 
@@ -126,33 +126,15 @@ class _Explainer:
         return trace
 
     def _reach(self, path: n.Path, root: Any, cur: Any) -> Any:
-        if path.anchor == "it":
-            return cur
-        start = root if path.anchor == "event" else cur
-        return make_walker(path.segments)(start)
+        return reach(path)(root, cur)
 
 
 def _paths(e: Any, scope: Scope) -> list[n.Path]:
+    """The record paths a condition reads, each once (rule.* is not from the record)."""
     out: list[n.Path] = []
-
-    def visit(node: Any) -> None:
-        if isinstance(node, n.Path):
-            is_list = (node.anchor == "rel" and len(node.segments) == 1
-                       and node.segments[0] in scope.lists)
-            if not is_list and node.anchor != "rule" and node not in out:
-                out.append(node)
-        elif isinstance(node, (n.Compare, n.StringTest, n.InTest)):
-            visit(node.left)
-            visit(node.right)
-        elif isinstance(node, (n.Matches, n.Glob)):
-            visit(node.left)
-        elif isinstance(node, n.Exists):
-            visit(node.path)
-        elif isinstance(node, n.Call):
-            for arg in node.args:
-                visit(arg)
-
-    visit(e)
+    for path in condition_paths(e, scope) or ():
+        if path.anchor != "rule" and path not in out:
+            out.append(path)
     return out
 
 
