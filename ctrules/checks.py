@@ -400,6 +400,16 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _IT_DOT = re.compile(r"it\s*\.")
 _TEMPLATE_IT_DOT = re.compile(r"(?<!\{)(\{+)\s*it\s*\.")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+def expiry_date(ignore: n.IgnoreDecl) -> date | None:
+    """The ignore's `expires` date, or None when it has none or it is not a YYYY-MM-DD date."""
+    if ignore.expires is None or not _ISO_DATE.match(ignore.expires.value):
+        return None
+    try:
+        return date.fromisoformat(ignore.expires.value)
+    except ValueError:
+        return None
 _ASCII_UPPER = re.compile(r"[A-Z]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ASCII_LOWER = re.compile(r"[a-z]")
@@ -767,12 +777,7 @@ class _Checker:
                       'add `owner "team-name"` so someone reviews it')
         if ignore.expires is not None:
             raw = ignore.expires.value
-            parsed: date | None = None
-            if _ISO_DATE.match(raw):
-                try:
-                    parsed = date.fromisoformat(raw)
-                except ValueError:
-                    parsed = None
+            parsed = expiry_date(ignore)
             if parsed is None:
                 self.emit("CTR018", ignore.expires.span, f"expires {raw!r} is not a date",
                           'write an ISO date: expires "2027-06-30"', fallback=name_span)

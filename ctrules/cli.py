@@ -133,15 +133,20 @@ def rule_paths(paths: Sequence[str]) -> list[str | Path]:
     return out
 
 
-def _missing_paths(paths: Sequence[str | Path]) -> list[str]:
-    return [str(p) for p in paths if p != "-" and not Path(p).exists()]
+def _existing_rule_paths(command: str, names: Sequence[str]) -> list[str | Path] | None:
+    """The rule paths a command was given, or None (after saying which) if some don't exist."""
+    paths = rule_paths(names)
+    missing = [str(p) for p in paths if p != "-" and not Path(p).exists()]
+    if missing:
+        print(f"ctrules {command}: no such file or directory: {', '.join(missing)}",
+              file=sys.stderr)
+        return None
+    return paths
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    paths = rule_paths(args.paths)
-    missing = _missing_paths(paths)
-    if missing:
-        print(f"ctrules check: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+    paths = _existing_rule_paths("check", args.paths)
+    if paths is None:
         return 2
     findings, texts = check_paths(paths)
     print_diagnostics(findings, texts, args.format, sys.stdout)
@@ -172,10 +177,8 @@ def _load(paths: Sequence[str | Path]) -> RuleSet | None:
 def cmd_test(args: argparse.Namespace) -> int:
     from .explain import explain_rule
 
-    paths = rule_paths(args.paths)
-    missing = _missing_paths(paths)
-    if missing:
-        print(f"ctrules test: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+    paths = _existing_rule_paths("test", args.paths)
+    if paths is None:
         return 2
     ruleset = _load(paths)
     if ruleset is None:

@@ -212,7 +212,7 @@ class RuleSet:
         if not found:
             return []
         alerts: list[Alert] = []
-        ignore_results: dict[str, bool] = {}
+        ignore_results: dict[str, bool] | None = None  # made on the first hit: most events miss
         for rule, pred in found:
             try:
                 hit = pred(record, record)
@@ -220,6 +220,8 @@ class RuleSet:
                 log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
                 continue
             if hit:
+                if ignore_results is None:
+                    ignore_results = {}
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
 
@@ -417,12 +419,10 @@ def _as_record(event: Any) -> dict[str, Any]:
 
 
 def _expired(ignore: n.IgnoreDecl, today: dt.date) -> bool:
-    if ignore.expires is None:
-        return False
-    try:
-        return dt.date.fromisoformat(ignore.expires.value) < today
-    except ValueError:
-        return False
+    from .checks import expiry_date
+
+    expires = expiry_date(ignore)
+    return expires is not None and expires < today
 
 
 def _dotted(path: n.Path) -> str:
