@@ -8,11 +8,12 @@ closures the engine uses, so an explanation can never disagree with a verdict.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import nodes as n
-from .compiler import Scope, compile_expr, condition_paths, reach
+from .compiler import Pred, Scope, compile_expr, condition_paths, reach
 from .formatter import format_expr
 from .values import expand
 
@@ -79,23 +80,41 @@ class RuleTrace:
         return "\n".join(lines)
 
 
-def explain_rule(rule: n.RuleDecl, scope: Scope, record: Any) -> RuleTrace:
+def explain_rule(rule: n.RuleDecl, scope: Scope, record: Any,
+                 cache: dict[tuple[str, int], Any] | None = None) -> RuleTrace:
+    """`cache` keeps each clause's closure, text and path readers by node (pass the same dict
+    for the same rule set, as RuleSet.why does for every alert it explains), so a rule's
+    clauses are compiled and printed once, not per alert."""
     record = record if isinstance(record, dict) else {}
     if rule.when is None:
         return RuleTrace(rule.name, False, None, rule.enabled)
-    root = _Explainer(scope).trace(rule.when, record, record)
+    root = _Explainer(scope, {} if cache is None else cache).trace(
+        rule.when, record, record)
     return RuleTrace(rule.name, root.result, root, rule.enabled)
 
 
 class _Explainer:
-    def __init__(self, scope: Scope):
+    def __init__(self, scope: Scope, cache: dict[tuple[str, int], Any]):
         self.scope = scope
+        self.cache = cache  # by id(): the AST outlives the cache's owner
+
+    def _cached(self, kind: str, node: Any, make: Callable[[], Any]) -> Any:
+        key = (kind, id(node))
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = make()
+        return found
 
     def evaluate(self, e: n.Expr, root: Any, cur: Any) -> bool:
-        return bool(compile_expr(e, self.scope)(root, cur))
+        pred: Pred = self._cached("pred", e, lambda: compile_expr(e, self.scope))
+        return bool(pred(root, cur))
+
+    def text(self, e: Any) -> str:
+        text: str = self._cached("text", e, lambda: format_expr(e))
+        return text
 
     def trace(self, e: n.Expr, root: Any, cur: Any) -> Trace:
-        text = format_expr(e)
+        text = self.text(e)
         if isinstance(e, (n.And, n.Or)):
             kind = "and" if isinstance(e, n.And) else "or"
             children = [self.trace(o, root, cur) for o in e.operands]
@@ -116,17 +135,17 @@ class _Explainer:
                 children.append(Trace(label, inner.result, "element", children=[inner]))
             result = self.evaluate(e, root, cur)
             trace = Trace(text, result, e.kind, children=children)
-            trace.seen.append((format_expr(e.path), f"{len(elements)} element(s)"))
+            trace.seen.append((self.text(e.path), f"{len(elements)} element(s)"))
             return trace
         trace = Trace(text, self.evaluate(e, root, cur), "condition")
         for path in _paths(e, self.scope):
             values = expand(self._reach(path, root, cur))
-            trace.seen.append((format_expr(path), ", ".join(_show(v) for v in values[:5])
+            trace.seen.append((self.text(path), ", ".join(_show(v) for v in values[:5])
                                + (", ..." if len(values) > 5 else "")))
         return trace
 
     def _reach(self, path: n.Path, root: Any, cur: Any) -> Any:
-        return reach(path)(root, cur)
+        return self._cached("reach", path, lambda: reach(path))(root, cur)
 
 
 def _paths(e: Any, scope: Scope) -> list[n.Path]:

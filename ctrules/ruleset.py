@@ -147,6 +147,7 @@ class RuleSet:
         self._by_name = {r.info.name: r for r in self._rules}
         self._enabled = tuple(r for r in self._rules if r.info.enabled)
         self._dispatch: dict[tuple[Any, Any], Candidates | _SecondLevel] = {}
+        self._explained: dict[tuple[str, int], Any] = {}  # RuleSet.why's compiled clauses
         # Rules indexed by the eventNames they require, so a new dispatch key only specialises
         # the rules that can match its name.
         self._by_event_name: dict[str, list[_Rule]] = {}
@@ -363,7 +364,7 @@ class RuleSet:
         rule = self._by_name.get(alert.rule)
         if rule is None:
             return []
-        trace = explain_rule(rule.decl, self.scope, dict(alert.event))
+        trace = explain_rule(rule.decl, self.scope, dict(alert.event), self._explained)
         return trace.deciding_lines()
 
 
