@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from . import catalog
+from . import catalog, formatter
 from .nodes import KEYWORDS
 
 # ---- the old tool's default rules (fivexl/terraform-aws-cloudtrail-to-slack src/rules.py,
@@ -243,18 +243,10 @@ def ctr_path(key: str, funcs: tuple[str, ...] = ()) -> str:
 
 
 def ctr_literal(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-            raise Untranslatable(f"the number {value!r} has no `.ctr` spelling")
-        return json.dumps(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise Untranslatable(f"the number {value!r} has no `.ctr` spelling")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return formatter.scalar(value)  # the printer's own spelling of literals
     if isinstance(value, (tuple, list, frozenset, set)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return "[" + ", ".join(ctr_literal(v) for v in items) + "]"
