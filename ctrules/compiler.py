@@ -587,8 +587,8 @@ def _chain_and(parts: list[Pred]) -> Compiled:
     if len(parts) == 3:
         a, b, d = parts
         return lambda r, c: a(r, c) and b(r, c) and d(r, c)
-    items = tuple(parts)
-    return lambda r, c: all(p(r, c) for p in items)
+    # Longer chains nest three at a time: no generator per evaluation.
+    return _chain_and([_chain_and(parts[:3]), *parts[3:]])  # type: ignore[list-item]
 
 
 def _chain_or(parts: list[Pred]) -> Compiled:
@@ -602,8 +602,8 @@ def _chain_or(parts: list[Pred]) -> Compiled:
     if len(parts) == 3:
         a, b, d = parts
         return lambda r, c: a(r, c) or b(r, c) or d(r, c)
-    items = tuple(parts)
-    return lambda r, c: any(p(r, c) for p in items)
+    # Longer chains nest three at a time: no generator per evaluation.
+    return _chain_or([_chain_or(parts[:3]), *parts[3:]])  # type: ignore[list-item]
 
 
 # ---- dispatch: specialising a rule for one (eventSource, eventName) ---------------------------
