@@ -80,6 +80,10 @@ resource "aws_lambda_function" "this" {
       error_message = "use_default_rules = false leaves no rules: give rules_dir or rules_s3_uri."
     }
     precondition {
+      condition     = var.site_rules_file == null || (var.use_default_rules && var.rules_s3_uri == null)
+      error_message = "site_rules_file replaces the bundled pack's site.ctr: it needs use_default_rules = true and no rules_s3_uri."
+    }
+    precondition {
       condition     = !local.build_rules_layer || !var.use_default_rules || length(local.default_pack_files) > 0
       error_message = "use_default_rules: the bundled pack was not found at ${local.default_pack_dir}; source the module from a ctrules checkout or git URL (it needs the repository's rules/ directory), or set use_default_rules = false."
     }

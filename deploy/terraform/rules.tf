@@ -1,5 +1,6 @@
-# Rule set packaging: custom .ctr files (rules_dir), the bundled pack (use_default_rules) and the
-# routes generated from var.configuration go into one Lambda layer, mounted at /opt/ctrules-rules
+# Rule set packaging: custom .ctr files (rules_dir), the bundled pack (use_default_rules) with the
+# operator's site knowledge in place of its site.ctr (site_rules_file) and the routes generated
+# from var.configuration go into one Lambda layer, mounted at /opt/ctrules-rules
 # and named by CTRULES_RULES. The zip is built at plan time from file contents, so an edited rule
 # changes the hash and publishes a new layer version; an unchanged rule set deploys nothing.
 # The runtime loads the directory once per container and refuses a rule set with errors at cold
@@ -23,6 +24,15 @@ data "archive_file" "rules" {
     content {
       content  = file("${local.default_pack_dir}/${source.value}")
       filename = "${local.rules_layer_root}/default/${source.value}"
+    }
+  }
+
+  # The operator's site knowledge, where the pack's own site.ctr would be.
+  dynamic "source" {
+    for_each = var.site_rules_file == null ? [] : [var.site_rules_file]
+    content {
+      content  = file(source.value)
+      filename = "${local.rules_layer_root}/default/site.ctr"
     }
   }
 

@@ -195,6 +195,17 @@ variable "rules_s3_kms_key_arn" {
   default     = null
 }
 
+variable "site_rules_file" {
+  description = "Local path of your site knowledge file: a .ctr declaring the macros org_account, automation_principal and trusted_network that the bundled pack refers to (docs/default-rules.md, \"Site knowledge\"). Packaged into the rules layer in place of the pack's rules/site.ctr. Needs use_default_rules. Null: the pack's defaults (no organisation accounts, automation or trusted networks)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.site_rules_file == null || can(regex("\\.ctr$", var.site_rules_file))
+    error_message = "site_rules_file: the path of a .ctr file."
+  }
+}
+
 # --- Slack destinations -------------------------------------------------------------------------
 # Every *_param_name takes an SSM parameter name ("/ctrules/slack/hook", SecureString recommended),
 # or the full ARN of an SSM parameter or of a Secrets Manager secret.

@@ -165,3 +165,28 @@ run "no_rules_at_all_fails" {
   }
   expect_failures = [aws_lambda_function.this]
 }
+
+run "site_rules_file_replaces_site_ctr" {
+  command = plan
+  variables {
+    site_rules_file = "tests/site.ctr"
+  }
+  assert {
+    condition     = length(aws_lambda_layer_version.rules) == 1 && aws_lambda_function.this.environment[0].variables["CTRULES_RULES"] == "/opt/ctrules-rules"
+    error_message = "a site file is packaged as a layer with the bundled pack"
+  }
+  assert {
+    condition     = !contains(local.default_pack_files, "site.ctr") && contains(local.default_pack_files, "identity.ctr")
+    error_message = "the pack's own site.ctr is left out, the rest of the pack is kept"
+  }
+}
+
+run "site_rules_file_needs_the_pack" {
+  command = plan
+  variables {
+    site_rules_file   = "tests/site.ctr"
+    use_default_rules = false
+    rules_dir         = "examples/organization-trail/rules"
+  }
+  expect_failures = [aws_lambda_function.this]
+}
