@@ -42,12 +42,7 @@ locals {
   # The repository's rules/ directory is the bundled pack; it sits two levels above this module
   # in every checkout (git source or local path), so a layer can carry it next to custom rules.
   default_pack_dir   = "${path.module}/../../rules"
-  # An operator's site file (var.site_rules_file) replaces the pack's site.ctr: the pack's
-  # default declarations would otherwise collide with it (one namespace per rule set).
-  default_pack_files = var.use_default_rules ? setsubtract(
-    fileset(local.default_pack_dir, "*.ctr"),
-    var.site_rules_file == null ? [] : ["site.ctr"],
-  ) : toset([])
+  default_pack_files = var.use_default_rules ? setsubtract(fileset(local.default_pack_dir, "*.ctr"), local.replaced_pack_files) : toset([])
   custom_rule_files  = var.rules_dir == null ? toset([]) : fileset(var.rules_dir, "**/*.ctr")
   configuration      = var.configuration == null ? [] : var.configuration
 
@@ -69,6 +64,10 @@ locals {
       )
     ],
   ))
+
+  # An operator's site file (var.site_rules_file) replaces the pack's site.ctr: the pack's
+  # default declarations would otherwise collide with it (one namespace per rule set).
+  replaced_pack_files = var.site_rules_file == null ? [] : ["site.ctr"]
 
   # A layer is needed when anything beyond the bundled pack must be loaded from local files.
   build_rules_layer = var.rules_s3_uri == null && (var.rules_dir != null || length(local.configuration) > 0 || var.site_rules_file != null)
