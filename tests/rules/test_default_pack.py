@@ -118,6 +118,8 @@ def test_examples_are_correctly_typed_cloudtrail_records(rule: n.RuleDecl) -> No
 ATTEMPT_RULES = {"ec2_password_data_retrieved", "ec2_user_data_read",
                  "ec2_console_screenshot_taken", "ec2_unusual_instance_launched",
                  "secrets_batch_retrieved", "ssm_parameters_decrypted_in_bulk",
+                 "secrets_listed_with_access_key", "ses_enumerated_with_access_key",
+                 "ec2_instance_role_enumerating", "ec2_instance_credentials_whoami",
                  "bedrock_model_access_requested", "bedrock_invoked_with_access_key"}
 
 
@@ -447,8 +449,9 @@ def _stratus_rows() -> list[tuple[str, list[str], str]]:
     for line in section.split("\n## ", 1)[0].splitlines():
         m = re.match(r"\| `(aws\.[\w.-]+)` \| (.*) \| (\w+|—) \|$", line)
         if m:
-            rows.append((m.group(1), re.findall(r"`(\w+)`", m.group(2).split("—")[0]),
-                         m.group(3)))
+            # rule names are the snake_case words in backticks (API names are CamelCase)
+            names = re.findall(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`", m.group(2).split("—")[0])
+            rows.append((m.group(1), names, m.group(3)))
     return rows
 
 
