@@ -472,3 +472,73 @@ def test_stratus_techniques_name_real_rules_at_medium_or_above() -> None:
         assert _RANK[claimed] >= _RANK["medium"], technique
         caught += 1
     assert caught >= 31
+
+
+# ---- real detonations -------------------------------------------------------------------------
+
+STRATUS_RECORDS = ROOT / "tests" / "rules" / "stratus" / "detonations.jsonl"
+
+# Stratus techniques whose detonation is in the invictus simulation, found by the call Stratus
+# made (its User-Agent marker, or the role it created for the technique), and the rule the docs
+# name for them. Each must alert at medium or above on the real record.
+IN_SIMULATION = {
+    "ec2-get-password-data": ("GetPasswordData", "", "ec2_password_data_retrieved"),
+    "ec2-download-user-data": ("DescribeInstanceAttribute", "userData", "ec2_user_data_read"),
+    "ssm-retrieve-securestring-parameters": ("GetParameters", "", "ssm_parameters_decrypted_in_bulk"),
+    "ssm-send-command": ("SendCommand", "", "ssm_command_sent"),
+    "ec2-launch-unusual-instances": ("RunInstances", "", "ec2_unusual_instance_launched"),
+    "ec2-steal-instance-credentials": ("GetCallerIdentity", "steal-credentials",
+                                       "ec2_instance_credentials_whoami"),
+    "cloudtrail-event-selectors": ("PutEventSelectors", "", "cloudtrail_trail_changed"),
+    "cloudtrail-lifecycle-rule": ("PutBucketLifecycle", "", "s3_lifecycle_expires_objects"),
+    "vpc-remove-flow-logs": ("DeleteFlowLogs", "", "vpc_flow_logs_deleted"),
+    "organizations-leave": ("LeaveOrganization", "", "organization_leave_attempted"),
+    "console-login-without-mfa": ("ConsoleLogin", "", "console_login_without_mfa"),
+    "iam-backdoor-role": ("UpdateAssumeRolePolicy", "", "iam_role_trusts_outsider"),
+    "iam-backdoor-user": ("CreateAccessKey", "", "iam_credentials_changed"),
+    "iam-create-user-login-profile": ("CreateLoginProfile", "", "iam_credentials_changed"),
+    "iam-create-admin-user": ("AttachUserPolicy", "", "iam_admin_policy_attached"),
+    "lambda-backdoor-function": ("AddPermission20150331v2", "", "lambda_permission_opened"),
+    "lambda-overwrite-code": ("UpdateFunctionCode20150331v2", "", "lambda_code_updated"),
+    "rolesanywhere-create-trust-anchor": ("CreateTrustAnchor", "", "rolesanywhere_trust_changed"),
+    "ec2-security-group-open-port-22-ingress": ("AuthorizeSecurityGroupIngress", "",
+                                                "security_group_opened_to_internet"),
+    "ec2-share-ami": ("ModifyImageAttribute", "", "ami_shared"),
+    "ec2-share-ebs-snapshot": ("ModifySnapshotAttribute", "", "ebs_snapshot_shared"),
+    "rds-share-snapshot": ("ModifyDBSnapshotAttribute", "", "rds_snapshot_shared"),
+    "s3-backdoor-bucket-policy": ("PutBucketPolicy", "", "s3_bucket_shared_outside_org"),
+}
+
+
+def _loud(pack: ctrules.RuleSet, record: dict[str, Any]) -> set[str]:
+    severity = {r.name: r.severity for r in pack.rules}
+    return {a.rule for a in pack.evaluate(record)
+            if _RANK[severity[a.rule]] >= _RANK["medium"]}
+
+
+@pytest.mark.parametrize("technique", sorted(IN_SIMULATION))
+def test_stratus_detonations_in_the_simulation_alert(pack: ctrules.RuleSet,
+                                                     technique: str) -> None:
+    name, marker, rule = IN_SIMULATION[technique]
+    records = [r for r in noise_table.read_records(
+        next(p for p in noise_table.corpus_files() if SIMULATION in p.name))
+        if r.get("eventName") == name
+        and (noise_table.is_attack_step(r) or "stratus-red-team" in json.dumps(r["userIdentity"]))
+        and marker in json.dumps(r)]
+    assert records, technique
+    assert any(rule in _loud(pack, r) for r in records), technique
+    documented = {t.split(".", 2)[2]: names for t, names, _ in _stratus_rows()}
+    assert rule in documented[technique], technique
+
+
+def test_stratus_documentation_detonations_alert(pack: ctrules.RuleSet) -> None:
+    expected = {"GetFederationToken": "sts_federation_token_issued",
+                "StartSession": "ssm_session_started",
+                "DeleteResolverQueryLogConfig": "dns_query_logging_deleted",
+                "BatchGetSecretValue": "secrets_batch_retrieved",
+                "ListSecrets": "secrets_listed_with_access_key",
+                "UpdateFunctionConfiguration20150331v2": "lambda_layer_attached"}
+    records = [json.loads(line) for line in STRATUS_RECORDS.read_text().splitlines()]
+    assert sorted(r["eventName"] for r in records) == sorted(expected)
+    for record in records:
+        assert expected[record["eventName"]] in _loud(pack, record), record["eventName"]
