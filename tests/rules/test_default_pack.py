@@ -537,7 +537,10 @@ def test_stratus_documentation_detonations_alert(pack: ctrules.RuleSet) -> None:
                 "DeleteResolverQueryLogConfig": "dns_query_logging_deleted",
                 "BatchGetSecretValue": "secrets_batch_retrieved",
                 "ListSecrets": "secrets_listed_with_access_key",
-                "UpdateFunctionConfiguration20150331v2": "lambda_layer_attached"}
+                "UpdateFunctionConfiguration20150331v2": "lambda_layer_attached",
+                "RunInstances": "ec2_unusual_instance_launched",
+                "SendSerialConsoleSSHPublicKey": "ec2_instance_connect_key_sent",
+                "PutEventSelectors": "cloudtrail_trail_changed"}
     records = [json.loads(line) for line in STRATUS_RECORDS.read_text().splitlines()]
     assert sorted(r["eventName"] for r in records) == sorted(expected)
     for record in records:
