@@ -540,7 +540,8 @@ def test_stratus_documentation_detonations_alert(pack: ctrules.RuleSet) -> None:
                 "UpdateFunctionConfiguration20150331v2": "lambda_layer_attached",
                 "RunInstances": "ec2_unusual_instance_launched",
                 "SendSerialConsoleSSHPublicKey": "ec2_instance_connect_key_sent",
-                "PutEventSelectors": "cloudtrail_trail_changed"}
+                "PutEventSelectors": "cloudtrail_trail_changed",
+                "CreateRole": "iam_role_trusts_outsider"}
     records = [json.loads(line) for line in STRATUS_RECORDS.read_text().splitlines()]
     assert sorted(r["eventName"] for r in records) == sorted(expected)
     for record in records:
