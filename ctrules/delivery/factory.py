@@ -102,6 +102,14 @@ SLACK_ENVIRONMENT: tuple[EnvVar, ...] = (
         "`on`: alerts of one batch sharing a group key become one message; `off`: one each.",
     ),
     EnvVar(
+        "CTRULES_SLACK_MESSAGE_MODE",
+        "per_alert",
+        False,
+        "`per_alert`: messages per (rule, event), grouped as CTRULES_SLACK_GROUPING says. "
+        "`per_event`: one message per event listing every rule that matched it (most severe "
+        "first), as the fivexl module posted; grouping across events is then off.",
+    ),
+    EnvVar(
         "CTRULES_SLACK_MAX_MESSAGES",
         "20",
         False,
@@ -183,6 +191,7 @@ class SlackSettings:
     thread_table: str | None = None
     thread_window: float = 3600.0
     grouping: bool = True
+    per_event: bool = False
     max_messages: int = 20
     rate: float = 1.0
     burst: int = 4
@@ -300,6 +309,12 @@ def load_settings(
     if grouping_raw not in ("on", "off", "true", "false", "1", "0"):
         raise SlackConfigError(f"CTRULES_SLACK_GROUPING must be on or off, got {grouping_raw!r}")
 
+    mode = _get(config_env, "CTRULES_SLACK_MESSAGE_MODE").lower().replace("-", "_")
+    if mode not in ("per_alert", "per_event"):
+        raise SlackConfigError(
+            f"CTRULES_SLACK_MESSAGE_MODE must be per_alert or per_event, got {mode!r}"
+        )
+
     api_url = _get(config_env, "CTRULES_SLACK_API_URL")
     if not api_url.endswith("/"):
         api_url += "/"
@@ -312,6 +327,7 @@ def load_settings(
         thread_table=thread_table,
         thread_window=_number(config_env, "CTRULES_SLACK_THREAD_WINDOW", 1),
         grouping=grouping_raw in ("on", "true", "1"),
+        per_event=mode == "per_event",
         max_messages=int(_number(config_env, "CTRULES_SLACK_MAX_MESSAGES", 1)),
         rate=_number(config_env, "CTRULES_SLACK_RATE", 0.01),
         burst=int(_number(config_env, "CTRULES_SLACK_BURST", 1)),

@@ -339,7 +339,12 @@ class SlackSink:
     def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         s = self.settings
         groups, ignored = route(
-            alerts, self.ruleset, s.destinations, s.default_destination, grouping=s.grouping
+            alerts,
+            self.ruleset,
+            s.destinations,
+            s.default_destination,
+            grouping=s.grouping,
+            per_event=s.per_event,
         )
         report = DeliveryReport(ignored=ignored)
         per_dest: dict[str, list[AlertGroup]] = {}
