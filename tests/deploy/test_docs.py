@@ -172,33 +172,46 @@ def test_workflow_fails_and_annotates_a_broken_rule(tmp_path: Path) -> None:
     assert "::error file=rules/broken.ctr" in proc.stdout
 
 
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_documented_convert_command_runs(tmp_path: Path) -> None:
     (block,) = [
         b
         for b in _code_blocks(_section(MIGRATING, "## 1. Convert the rules"), "sh")
         if "ctrules convert" in b
     ]
-    script = block[block.index("mkdir -p rules") :]
-    # The old module's strings, as its Lambda held them (comma-separated).
-    (tmp_path / "old-rules.txt").write_text(
-        "event['eventName'] == 'CreateUser'"
-        ",event['userIdentity.type'] == 'Root' and event['eventType'] == 'AwsApiCall'",
-        encoding="utf-8",
-    )
-    (tmp_path / "old-ignore-rules.txt").write_text(
-        "event['userIdentity.userName'] == 'ci-terraform'", encoding="utf-8"
-    )
+    # The whole block, verbatim: a stand-in `aws` prints the old function's environment as
+    # `get-function-configuration --query Environment.Variables --output json` does; `jq` is real.
+    old_env = {
+        "RULES": "event['eventName'] == 'CreateUser'"
+        "|event['userIdentity.type'] == 'Root' and event['eventType'] == 'AwsApiCall'",
+        "IGNORE_RULES": "event['userIdentity.userName'] == 'ci-terraform'",
+        "EVENTS_TO_TRACK": ",".join(f"Tracked{i:02d}LongEventName" for i in range(30)),
+        "RULES_SEPARATOR": "|",
+        "USE_DEFAULT_RULES": "false",
+        "HOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+    }
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "old-env.json").write_text(json.dumps(old_env), encoding="utf-8")
+    aws = fake_bin / "aws"
+    aws.write_text(f"#!/bin/sh\ncat '{fake_bin / 'old-env.json'}'\n", encoding="utf-8")
+    aws.chmod(0o755)
+    env = _shell_env(tmp_path)
+    env["PATH"] = f"{fake_bin}{os.pathsep}{env['PATH']}"
     proc = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-euo", "pipefail", "-c", block],
         cwd=tmp_path,
-        env=_shell_env(tmp_path),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "old-env.json").exists()  # the webhook URL is not left behind
     converted = (tmp_path / "rules" / "converted.ctr").read_text(encoding="utf-8")
+    # Two rules split on the old separator, the tracked events, no old defaults ("false").
     assert converted.count("\nrule ") + converted.startswith("rule ") == 3
+    assert "Tracked29LongEventName" in converted and "fivexl_" not in converted
     assert "\nignore " in converted
     import ctrules
 
