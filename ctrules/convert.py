@@ -701,6 +701,8 @@ def convert(
         f"# Converted by `ctrules convert` from the rules of {source_label}.",
         "# The original Python strings are kept above each declaration. Review the severities,",
         "# descriptions and summaries, and add `example` blocks so `ctrules test` covers them.",
+        "# The old tool posted one Slack message per event: to keep that, deploy with",
+        '# slack_message_mode = "per_event" (CTRULES_SLACK_MESSAGE_MODE=per_event).',
         "",
     ]
     # (kind, label, index, name, source)
