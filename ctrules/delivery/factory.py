@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,7 +25,9 @@ SecretResolver = Callable[[str], str]
 """Called with a secret reference exactly as written (e.g. ``ssm:/ctrules/slack/hook``);
 returns the secret's plain value. Raise on failure: a missing secret is a cold-start error."""
 
-SECRET_PREFIXES = ("ssm:", "secretsmanager:", "arn:aws:ssm:", "arn:aws:secretsmanager:")
+SECRET_PREFIXES = ("ssm:", "secretsmanager:")
+# SSM / Secrets Manager ARNs of any partition (aws, aws-us-gov, aws-cn, aws-iso-b, ...).
+SECRET_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:(?:ssm|secretsmanager):")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ class SlackConfigError(ValueError):
 
 
 def is_secret_ref(value: str) -> bool:
-    return value.startswith(SECRET_PREFIXES)
+    return value.startswith(SECRET_PREFIXES) or SECRET_ARN.match(value) is not None
 
 
 @dataclass(frozen=True)

@@ -149,3 +149,22 @@ def route(
         for group in groups.values():
             group.alerts.sort(key=lambda a: SEVERITY_RANK.get(a.severity, len(SEVERITY_RANK)))
     return list(groups.values()), ignored
+
+
+def per_destination(
+    groups: Sequence[AlertGroup], max_messages: int
+) -> list[tuple[str, list[AlertGroup], list[AlertGroup]]]:
+    """(destination, groups sent as their own messages, groups rolled into one digest message)
+    per destination in first-seen order: at most `max_messages` messages each, the digest
+    counting as one. What SlackSink sends and what `slack preview` shows."""
+    per_dest: dict[str, list[AlertGroup]] = {}
+    for group in groups:
+        per_dest.setdefault(group.destination, []).append(group)
+    limit = max(max_messages, 1)
+    out: list[tuple[str, list[AlertGroup], list[AlertGroup]]] = []
+    for name, dest_groups in per_dest.items():
+        if len(dest_groups) > limit:
+            out.append((name, dest_groups[: limit - 1], dest_groups[limit - 1 :]))
+        else:
+            out.append((name, dest_groups, []))
+    return out
