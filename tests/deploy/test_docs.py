@@ -119,8 +119,17 @@ def test_documented_module_blocks_use_declared_inputs(path: Path) -> None:
 
 
 def _workflow() -> dict[str, Any]:
-    (block,) = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    blocks = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    (block,) = [b for b in blocks if "jobs:" in b]
     return yaml.safe_load(block)
+
+
+def test_pre_commit_snippet_names_the_hooks_this_repository_defines() -> None:
+    blocks = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    (block,) = [b for b in blocks if "repos:" in b]
+    (repo,) = yaml.safe_load(block)["repos"]
+    defined = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert {h["id"] for h in repo["hooks"]} == defined
 
 
 def test_workflow_snippet_is_a_valid_github_workflow() -> None:
