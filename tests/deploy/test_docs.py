@@ -234,3 +234,40 @@ def test_old_variables_table_names_real_inputs() -> None:
         new_names |= set(re.findall(r"`([a-z0-9_]+)`", row[1]))
     assert new_names, "the table maps old inputs to new ones"
     assert new_names - VARIABLES - {"slack_hook_url_param_name", "slack_channel_id"} == set()
+
+
+def test_migration_moved_blocks_name_resources_the_module_declares() -> None:
+    # Static twin of tests/deploy/test_terraform_migration.py (which needs terraform and a
+    # provider mirror): every `moved` target is a counted resource of the module, addressed [0];
+    # both layouts of the old notification (before 4.4.0 without, from 4.4.0 with an index) and
+    # the fan-out topic are covered.
+    from .tf import typed_blocks
+
+    declared = {
+        f"{rtype}.{name}": body for _, rtype, name, body in typed_blocks(MODULE, "resource")
+    }
+    step4 = _section(MIGRATING, "## 4. Swap the module block")
+    moved_from, removed = [], []
+    for block in _code_blocks(step4, "hcl"):
+        if "moved {" not in block and "removed {" not in block:
+            continue
+        parsed = hcl2.loads(block, serialization_options=hcl2.SerializationOptions(
+            strip_string_quotes=True, with_comments=False, explicit_blocks=False))
+        for moved in parsed.get("moved", []):
+            target = moved["to"].removeprefix("${").removesuffix("}")
+            module, resource = target.split(".", 2)[1], target.split(".", 2)[2]
+            assert module == "ctrules" and resource.endswith("[0]"), target
+            body = declared[resource.removesuffix("[0]")]
+            assert "count" in body, f"{resource} is counted, so [0]"
+            moved_from.append(moved["from"].removeprefix("${").removesuffix("}"))
+        removed += [r["from"] for r in parsed.get("removed", [])]
+    old = "module.cloudtrail_to_slack."
+    assert set(moved_from) == {
+        old + "aws_s3_bucket_notification.bucket_notification",
+        old + "aws_s3_bucket_notification.bucket_notification[0]",
+        old + "aws_sns_topic.s3_notifications[0]",
+        old + "aws_sns_topic_policy.s3_notifications[0]",
+    }
+    assert [r.removeprefix("${").removesuffix("}") for r in removed] == [
+        old + "aws_s3_bucket_notification.bucket_notification"
+    ]

@@ -321,3 +321,27 @@ def test_old_4_5_fanout_keeps_the_topic_and_the_eventbridge_flag(workspace: Work
     assert note["change"]["actions"] in (["no-op"], ["update"])
     assert note["change"]["after"]["eventbridge"] is True
     assert len(note["change"]["after"]["topic"]) == 1
+
+
+def test_module_validates_and_its_terraform_tests_pass(tmp_path: Path) -> None:
+    """`terraform validate` and `terraform test` (deploy/terraform/tests, mocked providers) on
+    a copy of the checkout, so no lock file or .terraform/ lands in the repository."""
+    terraform, mirror = _toolchain()
+    copy = tmp_path / "repo"
+    for part in ("deploy/terraform", "rules", "ctrules", "grammar", "scripts"):
+        shutil.copytree(
+            ROOT / part, copy / part, ignore=shutil.ignore_patterns(".terraform*", "__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    ws = Workspace(copy / "deploy" / "terraform", terraform, mirror, "http://127.0.0.1:9")
+    (ws.path / "terraformrc").unlink()  # the CLI config lives outside the module
+    cli_config = tmp_path / "terraformrc"
+    cli_config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror.as_posix()}"\n'
+        '  }\n  direct {\n    exclude = ["*/*/*"]\n  }\n}\n'
+    )
+    ws.env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    ws.run("init", "-backend=false", "-input=false", "-no-color")
+    ws.run("validate", "-no-color")
+    out = ws.run("test", "-no-color")
+    assert "0 failed" in out
