@@ -6,7 +6,8 @@ set a user keeps there:
 - hidden directories (`.terraform/`, where `terraform init` puts a copy of this repository with
   its test fixtures; `.git/`, `.venv/`, ...) and virtualenvs (a `pyvenv.cfg`), below the
   directory given (a hidden directory named explicitly is read);
-- in a git work tree, files git ignores (`git ls-files --exclude-standard`), when git is there;
+- in a git work tree, files git ignores (`git ls-files --exclude-standard`), when git is there
+  (an ignored directory named explicitly is read whole);
 - inside the bundled pack directory (`rules/` of a checkout, `ctrules/rules` installed), its
   subdirectories: `rules/compat/` repeats the old tool's defaults that the pack replaces, so
   `run rules/` means the pack, as `default` does, and the parity set is named explicitly
@@ -50,6 +51,15 @@ def _git_visible(root: Path) -> set[Path] | None:
     if shutil.which("git") is None:
         return None
     try:
+        # A directory that is itself ignored was named on purpose: read it whole.
+        ignored = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "."],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        if ignored.returncode == 0:
+            return None
         done = subprocess.run(
             ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
              "--exclude-standard", "--full-name", "--", "."],

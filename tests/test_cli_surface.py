@@ -89,6 +89,8 @@ def test_directory_in_a_git_work_tree_skips_ignored_files(tmp_path: Path) -> Non
     _rule(tmp_path / "rules" / "x.generated.ctr", "generated")
     assert directory_rule_files(tmp_path) == [kept]
     assert directory_rule_files(tmp_path / "rules") == [kept]
+    # Named explicitly, an ignored directory is read.
+    assert [p.name for p in directory_rule_files(tmp_path / "build")] == ["out.ctr"]
 
 
 def test_the_bundled_pack_directory_means_the_pack() -> None:
