@@ -5,7 +5,9 @@ LAMBDA_ZIP ?= dist/ctrules-lambda.zip
 .PHONY: lambda-zip lambda-zip-pip docker docker-lambda
 
 # A deployable Lambda zip from this environment's installed dependencies (build on Linux with
-# the Lambda runtime's Python version); handler: ctrules.aws.handler.handler
+# the Lambda runtime's Python version); handler: ctrules.aws.handler.handler. boto3/botocore are
+# left to the Lambda runtime (about 3 MB instead of 21; scripts/build_lambda_zip.py --with-boto3
+# bundles them). The Terraform module can build the same zip itself (build_lambda_package).
 lambda-zip:
 	$(PYTHON) scripts/build_lambda_zip.py -o $(LAMBDA_ZIP)
 

@@ -38,6 +38,7 @@ from lark.exceptions import VisitError
 from . import nodes as n
 from .diagnostics import Diagnostic, Level, sort_key
 from .parser import CtrSyntaxError, parse
+from .rulepaths import directory_rule_files
 from .templates import parse_template
 
 # ---- the code table -------------------------------------------------------------------------
@@ -161,7 +162,8 @@ def _extra_checks() -> list[ExtraCheck]:
 
 
 def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
-    """Read rule files: `(filename, text)` pairs, directories searched recursively for `*.ctr`.
+    """Read rule files: `(filename, text)` pairs; a directory stands for the `*.ctr` files
+    `rulepaths.directory_rule_files` finds under it.
 
     `-` reads standard input. Raises FileNotFoundError for a path that does not exist. Bytes
     that are not UTF-8 are kept as surrogate escapes so that `check_sources` reports them
@@ -175,8 +177,7 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
             continue
         path = FsPath(raw)
         if path.is_dir():
-            files = sorted((p for p in path.rglob("*.ctr") if p.is_file()),
-                           key=lambda p: p.relative_to(path).as_posix())
+            files = directory_rule_files(path)
         elif path.exists():
             files = [path]
         else:

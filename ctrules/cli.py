@@ -18,6 +18,7 @@ from typing import IO, Any
 import orjson
 
 from . import diagnostics as diag
+from . import nodes as n
 from .diagnostics import Diagnostic, RuleSetError
 from .ruleset import RuleSet, blocking, default_rule_files, default_rules_path, load_rules
 from .sources.logfile import BadRecord, iter_records
@@ -46,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Every subcommand names its rule set the same way: positional, files / directories / `default`.
+RULESET_HELP = (
+    "rule set: .ctr files and directories (a directory means the .ctr files under it, skipping "
+    "hidden directories, virtualenvs and git-ignored files), or `default` for the bundled pack"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctrules",
@@ -54,17 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(metavar="COMMAND")
 
     p = sub.add_parser("check", help="lint rule files (for CI)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("paths", nargs="+", metavar="RULESET", help=RULESET_HELP)
+    p.add_argument("--format", choices=("text", "json", "github"), default="text",
+                   help="text: findings with carets and a summary line (default); json: a list "
+                        "of findings; github: workflow-command annotations for a PR diff")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("test", help="run the examples embedded in rules")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="RULESET", help=RULESET_HELP)
     p.add_argument("-v", "--verbose", action="store_true", help="also list passing examples")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("explain", help="show clause by clause why rules (did not) match an event")
-    p.add_argument("ruleset", metavar="RULESET")
+    p.add_argument("ruleset", metavar="RULESET", help=RULESET_HELP)
     p.add_argument("event", metavar="EVENT.json", help="a record, a log file, or - for stdin")
     p.add_argument("--rule", help="only this rule")
     p.add_argument("--all", action="store_true", help="also rules the dispatch index skips")
@@ -75,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate local CloudTrail files; alerts as JSON lines",
         description="With no arguments, runs the default rule pack over the bundled sample log.",
     )
-    p.add_argument("ruleset", nargs="?", metavar="RULESET")
+    p.add_argument("ruleset", nargs="?", metavar="RULESET",
+                   help=RULESET_HELP + " (none: the default pack over the bundled sample log)")
     p.add_argument("logs", nargs="*", metavar="LOGS", help=".json/.json.gz files, dirs, or -")
     p.add_argument("--include-ignored", action="store_true",
                    help="also print suppressed alerts (with ignored_by)")
@@ -148,9 +159,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     paths = _existing_rule_paths("check", args.paths)
     if paths is None:
         return 2
-    findings, texts = check_paths(paths)
-    print_diagnostics(findings, texts, args.format, sys.stdout)
+    from .checks import check_sources, load_sources
+
+    sources = load_sources(paths)
+    files, findings = check_sources(sources)
+    print_diagnostics(findings, dict(sources), args.format, sys.stdout)
+    if args.format == "text" and not findings:
+        # A one-line "all clear" like ruff's, so a clean run is visibly a run.
+        rules = sum(1 for f in files for d in f.decls if isinstance(d, n.RuleDecl))
+        print(f"All checks passed: {_plural(len(sources), 'file')}, {_plural(rules, 'rule')}")
     return 1 if any(d.is_error for d in findings) else 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # ---- loading for the other commands ------------------------------------------------------------

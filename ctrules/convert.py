@@ -36,6 +36,7 @@ from typing import Any, Union
 
 from . import catalog, formatter
 from .nodes import KEYWORDS
+from .parser import CtrSyntaxError
 
 # ---- the old tool's default rules (fivexl/terraform-aws-cloudtrail-to-slack src/rules.py,
 # tag 4.5.1, Apache-2.0), as runtime strings; `{function_name}` is its FUNCTION_NAME. -----------
@@ -700,6 +701,8 @@ def convert(
         f"# Converted by `ctrules convert` from the rules of {source_label}.",
         "# The original Python strings are kept above each declaration. Review the severities,",
         "# descriptions and summaries, and add `example` blocks so `ctrules test` covers them.",
+        "# The old tool posted one Slack message per event: to keep that, deploy with",
+        '# slack_message_mode = "per_event" (CTRULES_SLACK_MESSAGE_MODE=per_event).',
         "",
     ]
     # (kind, label, index, name, source)
@@ -744,8 +747,19 @@ def convert(
             out.append(f"    when   {when}")
         out.append("}")
         out.append("")
-    conv.text = "\n".join(out).rstrip("\n") + "\n"
+    conv.text = _canonical("\n".join(out).rstrip("\n") + "\n")
     return conv
+
+
+def _canonical(text: str) -> str:
+    """The file as `ctrules fmt` prints it: parsed, then printed by the formatter, so a long
+    converted condition or list breaks exactly where `fmt --check` expects (comments kept)."""
+    try:
+        return formatter.format_text(text, "<converted>")
+    except CtrSyntaxError:
+        # Not expected (every piece above is printed from parsed values); if it happens, the
+        # text as built still shows the user what failed, and `ctrules check` names the line.
+        return text
 
 
 # ---- CLI ---------------------------------------------------------------------------------------
@@ -767,15 +781,42 @@ def _read(arg: str | None) -> str | None:
     return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
 
 
+_FALSY = ("", "false", "0", "no", "off", "none", "null")
+
+
 def _env_flag(name: str) -> bool:
-    # The old Lambda tested the raw string (`if os.environ.get(...)`), so any non-empty value —
-    # even "false" — enabled the defaults. Convert what actually ran, but say so.
-    value = os.environ.get(name)
-    if value and value.strip().lower() in ("false", "0", "no"):
-        print(f"ctrules convert: {name}={value!r} enabled the default rules in the old tool "
-              "(it only checked that the variable was non-empty); converting them too",
-              file=sys.stderr)
-    return bool(value)
+    # Since the old module's 4.2.0 USE_DEFAULT_RULES holds var.use_default_rules as "true" or
+    # "false" and the Lambda parses it; earlier releases set "True" or left it unset. So a falsy
+    # spelling (or unset) means off, anything else on.
+    value = os.environ.get(name, "")
+    return value.strip().lower() not in _FALSY
+
+
+# Separators people use when a rule needs a comma; tried when the given one splits the text into
+# pieces that are not Python.
+_SEPARATORS = ("|", ";", "\n", "||", "|||", ";;", "#", "~", "^", "@@", "&&")
+
+
+def suggest_separator(text: str | None, separator: str) -> str | None:
+    """Another separator that splits `text` into rules that all parse, when `separator` does
+    not; None when there is no such separator (or `separator` already works)."""
+    if not text:
+        return None
+
+    def parses(pieces: list[str]) -> bool:
+        try:
+            for piece in pieces:
+                ast.parse(piece.strip(), mode="eval")
+        except SyntaxError:
+            return False
+        return bool(pieces)
+
+    if parses(_split(text, separator)):
+        return None
+    for candidate in (c for c in _SEPARATORS if c != separator and c in text):
+        if parses(_split(text, candidate)):
+            return candidate
+    return None
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -808,6 +849,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
               "--events-to-track, --use-default-rules or --from-env)", file=sys.stderr)
         return 2
     conv = convert(rules, ignores, events, use_default, function_name)
+    hints = [
+        (what, hint)
+        for what, text in (("RULES", rules_text), ("IGNORE_RULES", ignore_text))
+        if (hint := suggest_separator(text, separator)) is not None
+    ]
     if args.output and args.output != "-":
         try:
             Path(args.output).write_text(conv.text, "utf-8")
@@ -818,6 +864,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         sys.stdout.write(conv.text)
     for problem in conv.problems:
         print(f"ctrules convert: could not translate {problem}", file=sys.stderr)
+    for what, hint in hints:
+        shown = "$'\\n'" if hint == "\n" else f"'{hint}'"
+        print(f"ctrules convert: {what} split on {separator!r} gives pieces that are not valid "
+              f"Python; the strings look joined with {hint!r}: try --separator {shown}",
+              file=sys.stderr)
     print(f"converted {len(conv.rules)} rules and {len(conv.ignores)} ignore rules; "
           f"{len(conv.problems)} could not be translated", file=sys.stderr)
     return 1 if conv.problems else 0

@@ -87,12 +87,18 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _gh_escape_property(text: str) -> str:
+    # Workflow-command property values also end at `,` and `:` (actions/toolkit escapeProperty).
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def render_github(d: Diagnostic) -> str:
     """A GitHub Actions workflow command, so findings show up inline on the PR diff."""
     level = "error" if d.is_error else "warning"
     message = d.message + (f" (hint: {d.hint})" if d.hint else "")
     props = (
-        f"file={d.span.file},line={d.span.line},col={d.span.col},"
-        f"endLine={d.span.end_line},endColumn={d.span.end_col},title={d.code}"
+        f"file={_gh_escape_property(d.span.file)},line={d.span.line},col={d.span.col},"
+        f"endLine={d.span.end_line},endColumn={d.span.end_col},"
+        f"title={_gh_escape_property(d.code)}"
     )
     return f"::{level} {props}::{_gh_escape(message)}"

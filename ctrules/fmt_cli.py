@@ -20,6 +20,7 @@ from pathlib import Path
 from .diagnostics import render_text
 from .formatter import format_text
 from .parser import CtrSyntaxError
+from .rulepaths import directory_rule_files
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Rewrite .ctr files canonically. Directories are searched recursively; "
         "'-' formats standard input to standard output.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".ctr files and directories (the files `check` would read under them), "
+                        "or - for standard input")
     p.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if any file would change"
     )
@@ -42,7 +45,7 @@ def ctr_files(paths: Sequence[str | Path]) -> Iterator[Path | None]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*.ctr") if f.is_file())
+            yield from directory_rule_files(p)
         elif p.is_file():
             yield p
         else:

@@ -2,7 +2,7 @@
 """Build the deployable Lambda zip: ctrules (with its grammar and default rules) plus every
 runtime dependency, at the zip's top level, handler `ctrules.aws.handler.handler`.
 
-    python scripts/build_lambda_zip.py [-o dist/ctrules-lambda.zip] [--pip] [--no-boto3]
+    python scripts/build_lambda_zip.py [-o dist/ctrules-lambda.zip] [--pip] [--with-boto3]
 
 The package itself is assembled from the source tree exactly as pyproject.toml's
 [tool.setuptools] section lays it out (packages, package-dir, package-data), so no build
@@ -12,8 +12,10 @@ backend or network is needed. Dependencies come from either
   google-re2 are compiled extensions; or
 - `--pip`: `pip install --target` with `--platform manylinux2014_<arch>` binary wheels for the
   Lambda runtime, from any OS (needs the package index).
-boto3/botocore are bundled by default (a pinned, tested SDK rather than the runtime's);
-`--no-boto3` leaves them to the Lambda runtime and makes the zip ~20 MB smaller.
+boto3/botocore are left to the Lambda runtime, which provides them (they would be 27 of a 36 MB
+zip); `--with-boto3` bundles them (a pinned, tested SDK rather than the runtime's). The dependency
+list is pyproject.toml's, so the build needs no installed ctrules (the Terraform module runs it
+from its own checkout with `--pip`).
 Bytecode is compiled into the zip (unchecked-hash .pyc for this interpreter's version): Lambda's
 /var/task is read-only, so without it every cold start recompiles every module it imports.
 `--no-compile` leaves it out (e.g. when --pip targets another Python version). The zip is
@@ -68,10 +70,9 @@ def package_files() -> dict[str, Path]:
 
 
 def runtime_requirements(include_boto3: bool) -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = []
-    for req in md.requires(PROJECT) or []:
-        if "extra ==" in req:
-            continue
+    for req in config["project"]["dependencies"]:
         name = re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0]
         if include_boto3 or _norm(name) not in BOTO:
             reqs.append(req.split(";")[0].strip())
@@ -164,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pip", action="store_true", help="fetch Lambda-platform wheels with pip")
     p.add_argument("--arch", default="x86_64", choices=["x86_64", "aarch64"])
     p.add_argument("--python", default="3.11", help="Lambda runtime Python version (--pip)")
-    p.add_argument("--no-boto3", action="store_true", help="use the Lambda runtime's boto3")
+    p.add_argument("--with-boto3", action="store_true", help="bundle boto3/botocore")
+    p.add_argument("--no-boto3", action="store_true", help="the default; kept for old scripts")
     p.add_argument("--no-compile", action="store_true", help="leave out .pyc files")
     args = p.parse_args(argv)
-    include_boto3 = not args.no_boto3
+    include_boto3 = args.with_boto3 and not args.no_boto3
 
     files = package_files()
     with tempfile.TemporaryDirectory() as tmp:

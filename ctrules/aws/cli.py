@@ -16,6 +16,19 @@ from collections.abc import Sequence
 
 from .config import Config, ConfigError
 
+RULESET_HELP = (
+    "rule set: a .ctr file, a directory, `default` (the bundled pack), s3://bucket/key.ctr or "
+    "s3://bucket/prefix/ (default: $CTRULES_RULES)"
+)
+
+
+def _ruleset_arguments(parser: argparse.ArgumentParser) -> None:
+    # Positional like every other subcommand; --rules stays as a deprecated alias.
+    parser.add_argument("ruleset", nargs="?", metavar="RULESET", help=RULESET_HELP)
+    parser.add_argument(
+        "--rules", metavar="RULESET", help="deprecated: give the rule set as the RULESET argument"
+    )
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     consume = subparsers.add_parser(
@@ -40,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds; extended while a message is in progress ($CTRULES_VISIBILITY_TIMEOUT)",
     )
     sqs.add_argument("--wait-seconds", type=int, default=20, help="long-poll wait (0-20)")
-    sqs.add_argument("--rules", help="rule set location (default: $CTRULES_RULES)")
+    _ruleset_arguments(sqs)
     sqs.add_argument(
         "--exit-when-empty",
         action="store_true",
@@ -65,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where to start a shard that has no checkpoint yet (default: latest)",
     )
     kinesis.add_argument("--poll-interval", type=float, default=1.0, help="seconds when idle")
-    kinesis.add_argument("--rules", help="rule set location (default: $CTRULES_RULES)")
+    _ruleset_arguments(kinesis)
     kinesis.add_argument(
         "--exit-when-idle",
         action="store_true",
@@ -76,8 +89,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
-    if getattr(args, "rules", None):
-        env["CTRULES_RULES"] = args.rules
+    ruleset = getattr(args, "ruleset", None)
+    alias = getattr(args, "rules", None)
+    if alias:
+        print("ctrules consume: --rules is deprecated; give the rule set as the RULESET argument",
+              file=sys.stderr)
+        if ruleset and ruleset != alias:
+            raise SystemExit(f"ctrules consume: two rule sets given: {ruleset!r} and --rules "
+                             f"{alias!r}")
+    if ruleset or alias:
+        env["CTRULES_RULES"] = str(ruleset or alias)
     return env
 
 

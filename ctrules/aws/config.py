@@ -85,6 +85,14 @@ ENVIRONMENT: dict[str, EnvVar] = {
         "batch (files, records, bad records, matched, ignored, alerts per rule, delivery "
         "failures, duplicates). Empty: no metric lines.",
     ),
+    "CTRULES_ACCESS_DENIED_METRICS": EnvVar(
+        "false",
+        "true: also write the fivexl module's metrics, TotalAccessDeniedEvents (every record "
+        "whose errorCode starts with AccessDenied, alerting or not) and "
+        "TotalIgnoredAccessDeniedEvents (those an ignore suppressed), in the namespace "
+        "CloudTrailToSlack/AccessDeniedEvents with its `AccessDenied` dimension, so existing "
+        "dashboards and alarms keep working. Needs CTRULES_METRICS_NAMESPACE non-empty.",
+    ),
     "CTRULES_SECRET_CACHE_SECONDS": EnvVar(
         "900",
         "How long a resolved secret reference is cached in the container before it is read "
@@ -180,6 +188,7 @@ class Config:
     s3_key_suffixes: tuple[str, ...] = (".json.gz", ".json")
     log_level: str = "INFO"
     metrics_namespace: str = "ctrules"
+    access_denied_metrics: bool = False
     secret_cache_seconds: int = 900
     queue_url: str = ""
     concurrency: int = 4
@@ -222,6 +231,8 @@ class Config:
                 if namespace is None
                 else namespace.strip()
             ),
+            access_denied_metrics=_str(env, "CTRULES_ACCESS_DENIED_METRICS").lower()
+            in ("1", "true", "yes", "on"),
             secret_cache_seconds=_int(env, "CTRULES_SECRET_CACHE_SECONDS", 0),
             queue_url=_str(env, "CTRULES_SQS_QUEUE_URL"),
             concurrency=_int(env, "CTRULES_CONCURRENCY", 1),

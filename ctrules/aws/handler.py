@@ -98,7 +98,9 @@ def handle(runtime: Runtime, event: Any, context: Any = None) -> dict[str, Any] 
             seconds=round(time.monotonic() - started, 3),
             **counters.summary(),
         )
-        counters.emit(runtime.config.metrics_namespace)
+        counters.emit(
+            runtime.config.metrics_namespace, access_denied=runtime.config.access_denied_metrics
+        )
 
 
 def envelope_work(body: Any, source: str) -> tuple[list[Work], list[BadRecord]]:

@@ -212,13 +212,19 @@ class KinesisWorker:
                 if self.stopping.is_set():
                     break
             if time.monotonic() - last_metrics > METRICS_EVERY:
-                self.counters.take().emit(self.runtime.config.metrics_namespace)
+                self.counters.take().emit(
+                    self.runtime.config.metrics_namespace,
+                    access_denied=self.runtime.config.access_denied_metrics,
+                )
                 last_metrics = time.monotonic()
             if not busy:
                 if self.exit_when_idle:
                     break
                 self.stopping.wait(self.poll_interval)
-        self.counters.take().emit(self.runtime.config.metrics_namespace)
+        self.counters.take().emit(
+            self.runtime.config.metrics_namespace,
+            access_denied=self.runtime.config.access_denied_metrics,
+        )
         log(logger, "info", "kinesis worker stopped", stream=self.stream)
         return 0
 

@@ -32,6 +32,14 @@ TOTALS = (
     "FailedItems",
 )
 
+# The fivexl module's metrics (opt-in: CTRULES_ACCESS_DENIED_METRICS): counter -> (metric name,
+# value of its `AccessDenied` dimension), in the namespace its dashboards and alarms use.
+ACCESS_DENIED_NAMESPACE = "CloudTrailToSlack/AccessDeniedEvents"
+ACCESS_DENIED_METRICS = {
+    "AccessDenied": ("TotalAccessDeniedEvents", "AccessDeniedTotal"),
+    "IgnoredAccessDenied": ("TotalIgnoredAccessDeniedEvents", "IgnoredAccessDeniedTotal"),
+}
+
 
 @dataclass
 class Counters:
@@ -76,20 +84,22 @@ class Counters:
             out["IgnoredBy"] = dict(self.ignored_by)
         return out
 
-    def emf_lines(self, namespace: str, now_ms: int | None = None) -> list[str]:
+    def emf_lines(
+        self, namespace: str, now_ms: int | None = None, access_denied: bool = False
+    ) -> list[str]:
         """The EMF documents for these counters (empty when metrics are off)."""
         if not namespace:
             return []
         ts = now_ms if now_ms is not None else int(time.time() * 1000)
         summary = self.summary()
 
-        def doc(dimensions: list[str], values: dict[str, Any]) -> str:
+        def doc(dimensions: list[str], values: dict[str, Any], space: str = namespace) -> str:
             metrics = [{"Name": k, "Unit": "Count"} for k in values if k not in dimensions]
             body: dict[str, Any] = {
                 "_aws": {
                     "Timestamp": ts,
                     "CloudWatchMetrics": [
-                        {"Namespace": namespace, "Dimensions": [dimensions], "Metrics": metrics}
+                        {"Namespace": space, "Dimensions": [dimensions], "Metrics": metrics}
                     ],
                 },
             }
@@ -101,10 +111,18 @@ class Counters:
             lines.append(doc(["Rule"], {"Rule": rule, "Alerts": count}))
         for ignore, count in sorted(summary["IgnoredBy"].items()):
             lines.append(doc(["Ignore"], {"Ignore": ignore, "Suppressed": count}))
+        for counter, (metric, dimension) in ACCESS_DENIED_METRICS.items():
+            with self._lock:
+                count = self.totals.get(counter, 0)
+            if access_denied and count:
+                values = {"AccessDenied": dimension, metric: count}
+                lines.append(doc(["AccessDenied"], values, ACCESS_DENIED_NAMESPACE))
         return lines
 
-    def emit(self, namespace: str, stream: IO[str] | None = None) -> None:
+    def emit(
+        self, namespace: str, stream: IO[str] | None = None, access_denied: bool = False
+    ) -> None:
         out = stream or sys.stdout
-        for line in self.emf_lines(namespace):
+        for line in self.emf_lines(namespace, access_denied=access_denied):
             out.write(line + "\n")
         out.flush()

@@ -124,6 +124,11 @@ class Batch:
         except Exception as exc:  # evaluate never raises by contract; if it does, say so loudly
             self.fail(item, f"rule evaluation raised {type(exc).__name__}: {exc}")
             return
+        if str(record.get("errorCode") or "").startswith("AccessDenied"):
+            # The fivexl module's AccessDenied metrics (metrics.ACCESS_DENIED_NAMESPACE).
+            self.counters.add("AccessDenied")
+            if any(alert.ignored for alert in alerts):
+                self.counters.add("IgnoredAccessDenied")
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)

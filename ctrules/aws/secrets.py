@@ -8,6 +8,7 @@ call SSM per invocation yet a rotated secret is picked up. Values are never logg
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +21,12 @@ class SecretError(RuntimeError):
     """A secret reference could not be read (the message names the reference, not a value)."""
 
 
+# Any partition: arn:aws:, arn:aws-us-gov:, arn:aws-cn:, arn:aws-iso-b:, ...
+SECRET_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:(ssm|secretsmanager):")
+
+
 def is_secret_ref(value: str) -> bool:
-    return value.startswith(("ssm:", "secretsmanager:", "arn:aws:ssm:", "arn:aws:secretsmanager:"))
+    return value.startswith(("ssm:", "secretsmanager:")) or SECRET_ARN.match(value) is not None
 
 
 class SecretResolver:
@@ -58,7 +63,8 @@ class SecretResolver:
 
     def _fetch(self, ref: str) -> str:
         try:
-            if ref.startswith("ssm:") or ref.startswith("arn:aws:ssm:"):
+            arn = SECRET_ARN.match(ref)
+            if ref.startswith("ssm:") or (arn is not None and arn.group(1) == "ssm"):
                 name = ref[4:] if ref.startswith("ssm:") else ref
                 response = self._clients("ssm").get_parameter(Name=name, WithDecryption=True)
                 return str(response["Parameter"]["Value"])

@@ -215,4 +215,7 @@ class SqsWorker:
                 log(logger, "warning", "release failed", error=str(exc))
 
     def _emit_metrics(self) -> None:
-        self.counters.take().emit(self.runtime.config.metrics_namespace)
+        self.counters.take().emit(
+            self.runtime.config.metrics_namespace,
+            access_denied=self.runtime.config.access_denied_metrics,
+        )

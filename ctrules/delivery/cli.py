@@ -1,7 +1,8 @@
 """Pipeline stage 7 — delivery commands: `ctrules slack preview | check | send-test`.
 
-- `preview RULESET EVENT.json...` prints the Slack payloads the events would produce (routing,
-  grouping, rendering; nothing is sent) — paste one into Block Kit Builder to see it.
+- `preview RULESET EVENTS...` shows the Slack messages the events would produce (routing,
+  grouping, digest split, rendering; nothing is sent): as Slack lays them out, in the terminal
+  or as an HTML page (preview.py), or as the Block Kit JSON.
 - `check` validates the Slack environment (the SLACK_ENVIRONMENT variables) and lists the
   destinations by name and kind, never their URLs or tokens.
 - `send-test` posts one sample info-level message to every configured destination (or one).
@@ -15,23 +16,52 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..alerts import Alert
 from .factory import SecretResolver, SlackConfigError, is_secret_ref, load_settings
-from .message import render_digest, render_group
-from .routing import route
+
+RULESET_HELP = "rule files and directories, or `default` for the bundled pack (as `ctrules run`)"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     slack = subparsers.add_parser("slack", help="Slack delivery: preview, check, send a test")
     sub = slack.add_subparsers(dest="slack_command", required=True)
 
-    preview = sub.add_parser("preview", help="print the Slack messages events would produce")
-    preview.add_argument("ruleset", help="a .ctr file or directory")
-    preview.add_argument("events", nargs="+", help="CloudTrail log files (as `ctrules run`)")
+    preview = sub.add_parser(
+        "preview",
+        help="show the Slack messages events would produce (nothing is sent)",
+        description="Route, group and render the alerts of EVENTS as the Slack delivery would "
+        "(same digest split), and show the messages: laid out as text in the terminal (colours "
+        "on a tty), as a page that looks like Slack (--html), or as Block Kit JSON (--json).",
+    )
+    preview.add_argument("ruleset", metavar="RULESET", help=RULESET_HELP)
+    preview.add_argument(
+        "events",
+        nargs="+",
+        metavar="EVENTS",
+        help="CloudTrail log files or records (.json/.json.gz), directories of them, or - for "
+        "stdin (as `ctrules run`)",
+    )
     preview.add_argument(
         "--max-messages", type=int, default=20, help="messages per destination before a digest"
+    )
+    preview.add_argument(
+        "--message-mode",
+        choices=("per_alert", "per_event"),
+        default=None,
+        help="as CTRULES_SLACK_MESSAGE_MODE (default: that variable, else per_alert)",
+    )
+    preview.add_argument("--html", metavar="FILE", help="also write a page that looks like Slack")
+    preview.add_argument(
+        "--json", action="store_true", help="print the Block Kit payloads as JSON instead"
+    )
+    preview.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colours and styles in the terminal text (auto: when stdout is a terminal)",
     )
     preview.set_defaults(func=_preview)
 
@@ -47,18 +77,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from ..ruleset import load_rules
+    from ..cli import _expand_logs, _load, rule_paths
     from ..sources.logfile import BadRecord, iter_records
+    from .preview import plan, render_html, render_terminal
 
-    try:
-        ruleset = load_rules(args.ruleset)
-    except Exception as exc:  # RuleSetError carries its diagnostics in the message
-        print(f"ctrules slack preview: {exc}", file=sys.stderr)
+    ruleset = _load(rule_paths([args.ruleset]))
+    if ruleset is None:
         return 1
     alerts: list[Alert] = []
-    for name in args.events:
+    for name in _expand_logs(args.events):
         try:
-            data = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
             print(f"ctrules slack preview: {name}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -67,28 +96,29 @@ def _preview(args: argparse.Namespace) -> int:
                 print(f"ctrules slack preview: {item.source}: {item.reason}", file=sys.stderr)
                 continue
             alerts.extend(ruleset.evaluate(item))
-    names = {d: None for a in alerts for d in ruleset.destinations(a)}
-    groups, ignored = route(alerts, ruleset, names, "default")
-    per_dest: dict[str, list[Any]] = {}
-    for group in groups:
-        per_dest.setdefault(group.destination, []).append(group)
-    out: list[dict[str, Any]] = []
-    for dest, dest_groups in per_dest.items():
-        limit = max(args.max_messages, 1)
-        head = dest_groups if len(dest_groups) <= limit else dest_groups[: limit - 1]
-        for group in head:
-            payload = render_group(group, why=ruleset.why(group.first))
-            out.append({"destination": dest, "alerts": group.count, "payload": payload})
-        rest = dest_groups[len(head) :]
-        if rest:
-            payload = render_digest(rest)
-            out.append(
-                {"destination": dest, "alerts": sum(g.count for g in rest), "payload": payload}
-            )
-    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    mode = args.message_mode or os.environ.get("CTRULES_SLACK_MESSAGE_MODE", "").strip()
+    messages, ignored = plan(
+        alerts, ruleset, max_messages=args.max_messages, per_event=mode == "per_event"
+    )
+    if args.json:
+        out = [
+            {"destination": m.destination, "alerts": m.alerts, "payload": m.payload}
+            for m in messages
+        ]
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+        sys.stdout.write(render_terminal(messages, colour=colour))
+    if args.html:
+        try:
+            Path(args.html).write_text(render_html(messages), encoding="utf-8")
+        except OSError as exc:
+            print(f"ctrules slack preview: {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     print(
-        f"{len(alerts) - ignored} alerts, {ignored} ignored, {len(out)} messages", file=sys.stderr
+        f"{len(alerts) - ignored} alerts, {ignored} ignored, {len(messages)} messages",
+        file=sys.stderr,
     )
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,7 +25,9 @@ SecretResolver = Callable[[str], str]
 """Called with a secret reference exactly as written (e.g. ``ssm:/ctrules/slack/hook``);
 returns the secret's plain value. Raise on failure: a missing secret is a cold-start error."""
 
-SECRET_PREFIXES = ("ssm:", "secretsmanager:", "arn:aws:ssm:", "arn:aws:secretsmanager:")
+SECRET_PREFIXES = ("ssm:", "secretsmanager:")
+# SSM / Secrets Manager ARNs of any partition (aws, aws-us-gov, aws-cn, aws-iso-b, ...).
+SECRET_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:(?:ssm|secretsmanager):")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,14 @@ SLACK_ENVIRONMENT: tuple[EnvVar, ...] = (
         "`on`: alerts of one batch sharing a group key become one message; `off`: one each.",
     ),
     EnvVar(
+        "CTRULES_SLACK_MESSAGE_MODE",
+        "per_alert",
+        False,
+        "`per_alert`: messages per (rule, event), grouped as CTRULES_SLACK_GROUPING says. "
+        "`per_event`: one message per event listing every rule that matched it (most severe "
+        "first), as the fivexl module posted; grouping across events is then off.",
+    ),
+    EnvVar(
         "CTRULES_SLACK_MAX_MESSAGES",
         "20",
         False,
@@ -156,7 +167,7 @@ class SlackConfigError(ValueError):
 
 
 def is_secret_ref(value: str) -> bool:
-    return value.startswith(SECRET_PREFIXES)
+    return value.startswith(SECRET_PREFIXES) or SECRET_ARN.match(value) is not None
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,7 @@ class SlackSettings:
     thread_table: str | None = None
     thread_window: float = 3600.0
     grouping: bool = True
+    per_event: bool = False
     max_messages: int = 20
     rate: float = 1.0
     burst: int = 4
@@ -300,6 +312,12 @@ def load_settings(
     if grouping_raw not in ("on", "off", "true", "false", "1", "0"):
         raise SlackConfigError(f"CTRULES_SLACK_GROUPING must be on or off, got {grouping_raw!r}")
 
+    mode = _get(config_env, "CTRULES_SLACK_MESSAGE_MODE").lower().replace("-", "_")
+    if mode not in ("per_alert", "per_event"):
+        raise SlackConfigError(
+            f"CTRULES_SLACK_MESSAGE_MODE must be per_alert or per_event, got {mode!r}"
+        )
+
     api_url = _get(config_env, "CTRULES_SLACK_API_URL")
     if not api_url.endswith("/"):
         api_url += "/"
@@ -312,6 +330,7 @@ def load_settings(
         thread_table=thread_table,
         thread_window=_number(config_env, "CTRULES_SLACK_THREAD_WINDOW", 1),
         grouping=grouping_raw in ("on", "true", "1"),
+        per_event=mode == "per_event",
         max_messages=int(_number(config_env, "CTRULES_SLACK_MAX_MESSAGES", 1)),
         rate=_number(config_env, "CTRULES_SLACK_RATE", 0.01),
         burst=int(_number(config_env, "CTRULES_SLACK_BURST", 1)),

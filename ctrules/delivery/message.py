@@ -211,6 +211,12 @@ def rule_field(alert: Alert) -> str:
     return text
 
 
+def rules_field(alerts: Sequence[Alert]) -> str:
+    """Every rule that matched one event (per-event messages), most severe first."""
+    lines = [f"{code(a.rule, 120)} ({escape(a.severity)})" for a in alerts]
+    return f"*Rules ({len(lines)})*\n" + _join_fitting(lines, FIELD_TEXT_LIMIT - 20)
+
+
 def agent_field(event: Mapping[str, Any]) -> str:
     return "*User agent*\n" + fit(_str(event, "userAgent") or "-", 400)
 
@@ -219,7 +225,7 @@ def headline(group: AlertGroup, total: int | None = None) -> tuple[str, bool]:
     """The header text, and whether the summary had to be cut to fit it."""
     alert = group.first
     emoji = SEVERITY_EMOJI.get(alert.severity, ":white_circle:")
-    count = total if total is not None else group.count
+    count = total if total is not None else 1 if group.per_event else group.count
     summary = _summary(alert)
     prefix = f"{emoji} {alert.severity.upper()} · "
     if count > 1:
@@ -456,10 +462,12 @@ def ids_context(group: AlertGroup, unrouted: Sequence[str], note: str | None) ->
 
 def fallback_text(group: AlertGroup, account_names: Mapping[str, str], total: int | None) -> str:
     alert = group.first
-    count = total if total is not None else group.count
+    count = total if total is not None else 1 if group.per_event else group.count
     summary = " ".join((alert.summary or alert.rule).split())
     lead = f"[{alert.severity.upper()}] " + (f"{count:,} × " if count > 1 else "")
-    tail = f" — rule {alert.rule}, account {account_label(alert.account, account_names)}"
+    several = group.per_event and len(group.rules) > 1
+    rules = f"rules {', '.join(group.rules)}" if several else f"rule {alert.rule}"
+    tail = f" — {rules}, account {account_label(alert.account, account_names)}"
     if count == 1:
         tail += f", eventID {alert.event_id or '-'}"
     return fit(lead + summary + tail, FALLBACK_TEXT_LIMIT)
@@ -486,7 +494,7 @@ def render_group(
         what_field(event),
         where_field(event, names),
         when_field(group.alerts),
-        rule_field(alert),
+        rules_field(group.alerts) if group.per_event and group.count > 1 else rule_field(alert),
         agent_field(event),
     ]
     head, cut = headline(group, total)
@@ -503,7 +511,7 @@ def render_group(
             ],
         },
     ]
-    if group.count > 1:
+    if group.count > 1 and not group.per_event:
         grouped_by = code(" / ".join(group.key), 600)
         blocks.append(
             _context(
@@ -511,7 +519,8 @@ def render_group(
                 "fields above are from the first event"
             )
         )
-    for optional in (why_section(why), varying_section(group.alerts) if group.count > 1 else None):
+    varying = group.count > 1 and not group.per_event
+    for optional in (why_section(why), varying_section(group.alerts) if varying else None):
         if optional is not None:
             blocks.append(optional)
     for title, path in (

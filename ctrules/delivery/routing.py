@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from ..alerts import Alert
 
+SEVERITY_RANK = {s: rank for rank, s in enumerate(("critical", "high", "medium", "low", "info"))}
+
 
 class RuleSetLike(Protocol):
     """What delivery needs from a RuleSet (ctrules.ruleset.RuleSet satisfies it)."""
@@ -73,6 +75,8 @@ class AlertGroup:
     alerts: list[Alert] = field(default_factory=list)
     unrouted: tuple[str, ...] = ()
     """Route names that took these alerts but are not configured (sent to the default)."""
+    per_event: bool = False
+    """One event's alerts, one per matching rule (most severe first), not one rule's events."""
 
     @property
     def first(self) -> Alert:
@@ -98,8 +102,12 @@ def route(
     default: str,
     *,
     grouping: bool = True,
+    per_event: bool = False,
 ) -> tuple[list[AlertGroup], int]:
     """Groups the non-ignored alerts by (destination, group key).
+
+    `per_event`: the key is the event, so each message stands for one event and lists every
+    rule that matched it (the old tool's one message per event), most severe rule first.
 
     Returns the groups in first-seen order and the number of ignored alerts skipped. An alert
     routed to names that are not configured goes to `default` once, and the message says which
@@ -125,12 +133,38 @@ def route(
                 missing.append(name)
         if missing and default not in targets:
             targets.append(default)
-        key = group_key(alert) if grouping else (str(index),)
+        if per_event:
+            # Alerts of one record share its event object; the id names it in the message.
+            key: tuple[str, ...] = (alert.event_id or "-", str(id(alert.event)))
+        else:
+            key = group_key(alert) if grouping else (str(index),)
         for dest in dict.fromkeys(targets):
             unrouted = tuple(missing) if dest == default else ()
             group = groups.get((dest, key + unrouted))
             if group is None:
-                group = AlertGroup(dest, key, unrouted=unrouted)
+                group = AlertGroup(dest, key, unrouted=unrouted, per_event=per_event)
                 groups[(dest, key + unrouted)] = group
             group.alerts.append(alert)
+    if per_event:
+        for group in groups.values():
+            group.alerts.sort(key=lambda a: SEVERITY_RANK.get(a.severity, len(SEVERITY_RANK)))
     return list(groups.values()), ignored
+
+
+def per_destination(
+    groups: Sequence[AlertGroup], max_messages: int
+) -> list[tuple[str, list[AlertGroup], list[AlertGroup]]]:
+    """(destination, groups sent as their own messages, groups rolled into one digest message)
+    per destination in first-seen order: at most `max_messages` messages each, the digest
+    counting as one. What SlackSink sends and what `slack preview` shows."""
+    per_dest: dict[str, list[AlertGroup]] = {}
+    for group in groups:
+        per_dest.setdefault(group.destination, []).append(group)
+    limit = max(max_messages, 1)
+    out: list[tuple[str, list[AlertGroup], list[AlertGroup]]] = []
+    for name, dest_groups in per_dest.items():
+        if len(dest_groups) > limit:
+            out.append((name, dest_groups[: limit - 1], dest_groups[limit - 1 :]))
+        else:
+            out.append((name, dest_groups, []))
+    return out

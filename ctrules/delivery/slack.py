@@ -48,7 +48,7 @@ from ..alerts import Alert
 from .base import DeliveryFailure, DeliveryReport
 from .factory import Destination, SlackSettings
 from .message import Payload, render_digest, render_group
-from .routing import AlertGroup, RuleSetLike, route
+from .routing import AlertGroup, RuleSetLike, per_destination, route
 from .threads import ThreadStore
 
 log = logging.getLogger("ctrules.delivery.slack")
@@ -339,18 +339,16 @@ class SlackSink:
     def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         s = self.settings
         groups, ignored = route(
-            alerts, self.ruleset, s.destinations, s.default_destination, grouping=s.grouping
+            alerts,
+            self.ruleset,
+            s.destinations,
+            s.default_destination,
+            grouping=s.grouping,
+            per_event=s.per_event,
         )
         report = DeliveryReport(ignored=ignored)
-        per_dest: dict[str, list[AlertGroup]] = {}
-        for group in groups:
-            per_dest.setdefault(group.destination, []).append(group)
-        for name, dest_groups in per_dest.items():
+        for name, head, rest in per_destination(groups, s.max_messages):
             dest = s.destinations[name]
-            if len(dest_groups) > s.max_messages:
-                head, rest = dest_groups[: s.max_messages - 1], dest_groups[s.max_messages - 1 :]
-            else:
-                head, rest = dest_groups, []
             broken: str | None = None
             for group in head:
                 broken = self._send_group(dest, group, report, broken)

@@ -19,14 +19,17 @@ resource "aws_lambda_function" "this" {
   description   = "ctrules: CloudTrail rules to Slack"
   role          = aws_iam_role.lambda.arn
 
-  package_type     = local.use_image ? "Image" : "Zip"
-  image_uri        = var.lambda_image_uri
-  filename         = local.use_image ? null : var.lambda_zip_path
-  source_code_hash = local.use_image ? null : filebase64sha256(var.lambda_zip_path)
-  handler          = local.use_image ? null : var.lambda_handler
-  runtime          = local.use_image ? null : var.lambda_runtime
-  architectures    = [var.lambda_architecture]
-  layers           = local.build_rules_layer ? [aws_lambda_layer_version.rules[0].arn] : null
+  package_type      = local.use_image ? "Image" : "Zip"
+  image_uri         = var.lambda_image_uri
+  filename          = local.package_file
+  source_code_hash  = var.lambda_zip_path == null ? null : filebase64sha256(var.lambda_zip_path)
+  s3_bucket         = var.lambda_s3_bucket
+  s3_key            = var.lambda_s3_key
+  s3_object_version = var.lambda_s3_object_version
+  handler           = local.use_image ? null : var.lambda_handler
+  runtime           = local.use_image ? null : var.lambda_runtime
+  architectures     = [var.lambda_architecture]
+  layers            = local.build_rules_layer ? [aws_lambda_layer_version.rules[0].arn] : null
 
   memory_size                    = var.lambda_memory_size
   timeout                        = var.lambda_timeout_seconds
@@ -48,12 +51,16 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.lambda, aws_cloudwatch_log_group.lambda]
+  depends_on = [aws_iam_role_policy.lambda, aws_cloudwatch_log_group.lambda, terraform_data.lambda_package]
 
   lifecycle {
     precondition {
-      condition     = (var.lambda_zip_path == null) != (var.lambda_image_uri == null)
-      error_message = "Give exactly one of lambda_zip_path (built by `make lambda-zip`) and lambda_image_uri."
+      condition     = length([for given in local.package_sources : given if given]) == 1
+      error_message = "Give exactly one package source: build_lambda_package = true, lambda_zip_path (built by `make lambda-zip`), lambda_s3_bucket + lambda_s3_key, or lambda_image_uri."
+    }
+    precondition {
+      condition     = (var.lambda_s3_bucket == null) == (var.lambda_s3_key == null)
+      error_message = "lambda_s3_bucket and lambda_s3_key go together."
     }
     precondition {
       condition     = !(local.use_image && local.build_rules_layer)

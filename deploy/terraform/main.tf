@@ -125,17 +125,19 @@ locals {
   # --- the function's environment: every name here is one the runtime reads -------------------
   # (tests/deploy checks them against ctrules.aws.config.ENVIRONMENT).
   module_environment = {
-    CTRULES_RULES              = local.rules_location
-    CTRULES_LOG_LEVEL          = upper(var.log_level)
-    CTRULES_METRICS_NAMESPACE  = var.metrics_namespace
-    CTRULES_SLACK_WEBHOOK_URL  = var.default_slack_hook_url_param_name == null ? null : local.secret_ref[var.default_slack_hook_url_param_name]
-    CTRULES_SLACK_CHANNEL      = var.default_slack_channel_id
-    CTRULES_SLACK_BOT_TOKEN    = var.slack_bot_token_param_name == null ? null : local.secret_ref[var.slack_bot_token_param_name]
-    CTRULES_SLACK_DESTINATIONS = length(local.destination_values) == 0 ? null : jsonencode(local.destination_values)
-    CTRULES_ACCOUNT_NAMES      = length(var.account_names) == 0 ? null : jsonencode(var.account_names)
-    CTRULES_DEDUP_TABLE        = var.create_dedup_table ? aws_dynamodb_table.dedup[0].name : null
-    CTRULES_DEDUP_TTL_SECONDS  = var.create_dedup_table ? tostring(var.dedup_ttl_seconds) : null
-    CTRULES_SLACK_THREAD_TABLE = local.create_thread_table ? aws_dynamodb_table.threads[0].name : null
+    CTRULES_RULES                 = local.rules_location
+    CTRULES_LOG_LEVEL             = upper(var.log_level)
+    CTRULES_METRICS_NAMESPACE     = var.metrics_namespace
+    CTRULES_SLACK_WEBHOOK_URL     = var.default_slack_hook_url_param_name == null ? null : local.secret_ref[var.default_slack_hook_url_param_name]
+    CTRULES_SLACK_CHANNEL         = var.default_slack_channel_id
+    CTRULES_SLACK_BOT_TOKEN       = var.slack_bot_token_param_name == null ? null : local.secret_ref[var.slack_bot_token_param_name]
+    CTRULES_SLACK_DESTINATIONS    = length(local.destination_values) == 0 ? null : jsonencode(local.destination_values)
+    CTRULES_ACCOUNT_NAMES         = length(var.account_names) == 0 ? null : jsonencode(var.account_names)
+    CTRULES_DEDUP_TABLE           = var.create_dedup_table ? aws_dynamodb_table.dedup[0].name : null
+    CTRULES_DEDUP_TTL_SECONDS     = var.create_dedup_table ? tostring(var.dedup_ttl_seconds) : null
+    CTRULES_SLACK_THREAD_TABLE    = local.create_thread_table ? aws_dynamodb_table.threads[0].name : null
+    CTRULES_SLACK_MESSAGE_MODE    = var.slack_message_mode == "per_alert" ? null : var.slack_message_mode
+    CTRULES_ACCESS_DENIED_METRICS = var.access_denied_metrics ? "true" : null
   }
 
   lambda_environment = merge(

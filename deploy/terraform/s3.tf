@@ -96,7 +96,7 @@ resource "aws_sns_topic" "s3_fanout" {
   # customer managed key whose policy admits s3.amazonaws.com (sns_kms_master_key_id). The
   # topic carries object keys, not log contents.
   count             = local.create_sns_topic ? 1 : 0
-  name              = "${var.function_name}-s3-notifications"
+  name              = coalesce(var.s3_sns_topic_name, "${var.function_name}-s3-notifications")
   kms_master_key_id = var.sns_kms_master_key_id
   tags              = var.tags
 }
@@ -164,6 +164,10 @@ resource "aws_s3_bucket_notification" "cloudtrail" {
       filter_suffix = ".json.gz"
     }
   }
+
+  # Other consumers may rely on the bucket's EventBridge events: the flag is part of the
+  # configuration this resource replaces.
+  eventbridge = var.s3_eventbridge_notifications
 
   depends_on = [aws_sqs_queue_policy.notifications, aws_sns_topic_policy.s3_fanout]
 }

@@ -299,7 +299,7 @@ variable "create_thread_table" {
 # --- the Lambda function ----------------------------------------------------------------------------
 
 variable "lambda_zip_path" {
-  description = "Path of the deployment package built by `make lambda-zip` (scripts/build_lambda_zip.py). Exactly one of lambda_zip_path / lambda_image_uri."
+  description = "Path of a prebuilt deployment package (`make lambda-zip` writes dist/ctrules-lambda.zip). Exactly one of lambda_zip_path, build_lambda_package, lambda_s3_bucket/lambda_s3_key and lambda_image_uri."
   type        = string
   default     = null
 }
@@ -308,6 +308,74 @@ variable "lambda_image_uri" {
   description = "ECR image URI of the ctrules Lambda container image (Dockerfile.lambda), instead of a zip. A container image cannot take layers: use the bundled rules or rules_s3_uri with it."
   type        = string
   default     = null
+}
+
+# --- package sources, message mode, and what the fivexl module did (docs/migrating.md) ------------
+# One block so parallel changes elsewhere in this file merge cleanly.
+
+variable "lambda_s3_bucket" {
+  description = "Bucket of a prebuilt deployment package in S3 (with lambda_s3_key), instead of lambda_zip_path / build_lambda_package / lambda_image_uri."
+  type        = string
+  default     = null
+}
+
+variable "lambda_s3_key" {
+  description = "Key of the prebuilt deployment package in lambda_s3_bucket."
+  type        = string
+  default     = null
+}
+
+variable "lambda_s3_object_version" {
+  description = "Object version of lambda_s3_key (a versioned bucket): a new version redeploys the code."
+  type        = string
+  default     = null
+}
+
+variable "build_lambda_package" {
+  description = "Build the deployment package during `terraform apply`, like the fivexl module did: scripts/build_lambda_zip.py --pip assembles ctrules from this module's checkout (pinned by the module source's ref) and pip-installs its dependencies as manylinux wheels for lambda_runtime / lambda_architecture into a build directory under .terraform/ctrules (works from any OS; needs python3 with pip and access to the package index). The package is rebuilt when its inputs change."
+  type        = bool
+  default     = false
+}
+
+variable "lambda_package_python" {
+  description = "Interpreter that runs the package build (build_lambda_package); any Python >= 3.11 with pip. Its version need not match lambda_runtime."
+  type        = string
+  default     = "python3"
+}
+
+variable "lambda_package_include_boto3" {
+  description = "Bundle boto3/botocore in the built package (build_lambda_package) instead of using the Lambda runtime's (about 20 MB more)."
+  type        = bool
+  default     = false
+}
+
+variable "slack_message_mode" {
+  description = "\"per_alert\": one Slack message per (rule, event). \"per_event\": one message per event listing every rule that matched (what the fivexl module posted, one per event; the migration default). Sets CTRULES_SLACK_MESSAGE_MODE."
+  type        = string
+  default     = "per_alert"
+
+  validation {
+    condition     = contains(["per_alert", "per_event"], var.slack_message_mode)
+    error_message = "slack_message_mode: \"per_alert\" or \"per_event\"."
+  }
+}
+
+variable "access_denied_metrics" {
+  description = "Also write the fivexl module's TotalAccessDeniedEvents / TotalIgnoredAccessDeniedEvents metrics (namespace CloudTrailToSlack/AccessDeniedEvents, every record whose errorCode starts with AccessDenied) so existing dashboards and alarms keep working (its push_access_denied_cloudwatch_metrics). Needs metrics_namespace non-empty."
+  type        = bool
+  default     = false
+}
+
+variable "s3_sns_topic_name" {
+  description = "Name of the fan-out topic create_s3_sns_topic creates. Null: \"<function_name>-s3-notifications\". Set it to the old topic's name when a `moved` block hands the fivexl module's fan-out topic over (a different name would replace the topic and drop its other subscribers)."
+  type        = string
+  default     = null
+}
+
+variable "s3_eventbridge_notifications" {
+  description = "Also turn on the bucket's Amazon EventBridge notifications (the bucket notification's `eventbridge` flag; fivexl's enable_eventbridge_notificaitons). Only with manage_s3_bucket_notification: the module owns the whole notification configuration, so a flag other consumers rely on must be kept here."
+  type        = bool
+  default     = false
 }
 
 variable "lambda_handler" {

@@ -305,3 +305,43 @@ def test_lambda_entry_point_builds_once_and_never_caches_a_failure(
     assert entry._runtime is first  # warm container: built once
     out = capsys.readouterr().out
     assert sum(1 for line in out.splitlines() if '"rule":"trail_changed"' in line) == 2
+
+
+@pytest.mark.parametrize("opt_in", ["true", ""])
+def test_fivexl_access_denied_metrics_are_opt_in(
+    s3: Any, bucket: str, sink: RecordingSink, make_runtime: MakeRuntime, capsys: Any, opt_in: str
+) -> None:
+    # The old module's dashboards read TotalAccessDeniedEvents in its own namespace: every
+    # record whose errorCode starts with AccessDenied, alerting or not.
+    records = log_records()
+    s3.put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=log_file(records))
+    runtime = make_runtime(
+        sink, {"CTRULES_METRICS_NAMESPACE": "ctrules-test", "CTRULES_ACCESS_DENIED_METRICS": opt_in}
+    )
+    handle(runtime, event("s3_notification.json", bucket))
+    docs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    legacy = [d for d in docs if "AccessDenied" in d]
+    if not opt_in:
+        assert legacy == []
+        return
+    denied = sum(1 for r in records if str(r.get("errorCode", "")).startswith("AccessDenied"))
+    assert denied == 3
+    (doc,) = legacy  # none was ignored: no TotalIgnoredAccessDeniedEvents line
+    (directive,) = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "CloudTrailToSlack/AccessDeniedEvents"
+    assert directive["Dimensions"] == [["AccessDenied"]]
+    assert directive["Metrics"] == [{"Name": "TotalAccessDeniedEvents", "Unit": "Count"}]
+    assert doc["AccessDenied"] == "AccessDeniedTotal" and doc["TotalAccessDeniedEvents"] == denied
+
+
+def test_ignored_access_denied_is_counted_apart() -> None:
+    from ctrules.aws.metrics import Counters
+
+    counters = Counters()
+    counters.add("AccessDenied", 5)
+    counters.add("IgnoredAccessDenied", 2)
+    lines = [json.loads(x) for x in counters.emf_lines("ns", now_ms=0, access_denied=True)]
+    legacy = {d["AccessDenied"]: d for d in lines if "AccessDenied" in d}
+    assert legacy["AccessDeniedTotal"]["TotalAccessDeniedEvents"] == 5
+    assert legacy["IgnoredAccessDeniedTotal"]["TotalIgnoredAccessDeniedEvents"] == 2
+    assert not [d for d in (json.loads(x) for x in counters.emf_lines("ns")) if "AccessDenied" in d]

@@ -272,3 +272,34 @@ def test_dedup_concurrent_workers_claim_each_alert_once(moto_server: str, dedup_
     for t in threads:
         t.join()
     assert sorted(won) == sorted(a.event_id or "" for a in alerts)
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-us-gov", "aws-cn", "aws-iso-b"])
+def test_secret_arns_of_every_partition_are_references(partition: str) -> None:
+    from ctrules.aws.secrets import is_secret_ref as runtime_ref
+    from ctrules.delivery.factory import is_secret_ref as delivery_ref
+
+    for arn in (
+        f"arn:{partition}:ssm:us-gov-west-1:111111111111:parameter/ctrules/hook",
+        f"arn:{partition}:secretsmanager:cn-north-1:111111111111:secret:bot-AbCdEf",
+    ):
+        assert runtime_ref(arn) and delivery_ref(arn), arn
+    for value in (f"arn:{partition}:s3:::bucket", "https://hooks.slack.com/x", "arnold:ssm:x"):
+        assert not runtime_ref(value) and not delivery_ref(value), value
+
+
+def test_gov_cloud_ssm_arn_is_read_from_ssm(moto_server: str) -> None:
+    # An SSM ARN of any partition goes to SSM, a Secrets Manager one to Secrets Manager. moto
+    # keeps its parameters in the `aws` partition, so the GovCloud ARN is answered by SSM's
+    # "ParameterNotFound" (Secrets Manager would say ResourceNotFoundException).
+    ssm = aws_client(moto_server, "ssm")
+    name = f"/ctrules/{unique('hook')}"
+    ssm.put_parameter(Name=name, Value="https://hooks.example/gov", Type="SecureString")
+    resolver = SecretResolver(Clients(endpoint_url=moto_server))
+    assert resolver(f"arn:aws:ssm:us-east-1:123456789012:parameter{name}") == (
+        "https://hooks.example/gov"
+    )
+    with pytest.raises(SecretError, match="ParameterNotFound"):
+        resolver(f"arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter{name}")
+    with pytest.raises(SecretError, match="ResourceNotFoundException"):
+        resolver("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:missing-AbCdEf")

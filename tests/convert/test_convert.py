@@ -265,9 +265,43 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert cli.main(["convert", "--from-env"]) == 0
     captured = capsys.readouterr()
     assert "rule create_key" in captured.out and "rule delete_key" in captured.out
-    # The old Lambda enabled its defaults for any non-empty USE_DEFAULT_RULES, "false" included.
-    assert "rule fivexl_root_activity" in captured.out
-    assert "only checked that the variable was non-empty" in captured.err
+    # Since the old module's 4.2.0 "false" means off (it parses the value).
+    assert "fivexl_" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("value", "defaults"),
+    [("false", False), ("False", False), ("0", False), ("no", False), ("off", False), ("", False),
+     (" FALSE ", False), ("true", True), ("True", True), ("1", True), ("yes", True)],
+)
+def test_use_default_rules_spellings(value: str, defaults: bool, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RULES", 'event["eventName"] == "CreateKey"')
+    monkeypatch.setenv("USE_DEFAULT_RULES", value)
+    assert cli.main(["convert", "--from-env"]) == 0
+    out = capsys.readouterr().out
+    assert ("rule fivexl_root_activity" in out) is defaults
+
+
+def test_wrong_separator_suggests_the_right_one(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = ('event["eventName"] in ["CreateUser", "DeleteUser"]|'
+             'event.get("errorCode", "").startswith(("AccessDenied", "Unauthorized"))')
+    assert cli.main(["convert", "--rules", rules]) == 1  # split on "," as the old default did
+    err = capsys.readouterr().err
+    assert "RULES split on ',' gives pieces that are not valid Python" in err
+    assert "try --separator '|'" in err
+    assert cli.main(["convert", "--rules", rules, "--separator", "|"]) == 0
+    assert "try --separator" not in capsys.readouterr().err
+
+
+def test_long_events_to_track_is_canonical(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = ",".join(f"Event{i:03d}WithALongName" for i in range(40))
+    out = tmp_path / "tracked.ctr"
+    assert cli.main(["convert", "--events-to-track", events, "-o", str(out)]) == 0
+    assert cli.main(["fmt", "--check", str(out)]) == 0, out.read_text()
+    rs = ctrules.load_rules(out)
+    assert [a.rule for a in rs.evaluate({"eventName": "Event039WithALongName"})] == ["tracked_events"]
+    assert rs.evaluate({"eventName": "Event040WithALongName"}) == []
 
 
 def test_rules_file_with_a_trailing_newline(tmp_path: Path,

@@ -36,7 +36,7 @@ def test_preview_prints_routed_grouped_payloads(
     log = tmp_path / "trail.json"
     records = [events.root_login(), *(events.access_denied(i) for i in range(12))]
     log.write_text(json.dumps({"Records": records}))
-    assert run("slack", "preview", str(rules_file), str(log)) == 0
+    assert run("slack", "preview", "--json", str(rules_file), str(log)) == 0
     captured = capsys.readouterr()
     out: list[dict[str, Any]] = json.loads(captured.out)
     assert [(m["destination"], m["alerts"]) for m in out] == [

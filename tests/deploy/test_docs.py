@@ -108,18 +108,28 @@ def test_documented_module_blocks_use_declared_inputs(path: Path) -> None:
     calls = _module_calls(path.read_text(encoding="utf-8"))
     assert calls, f"{path.name} shows the module block"
     for call in calls:
-        assert call["source"].endswith("deploy/terraform?ref=v0.1.0")
+        # No release tag exists: the guides pin a commit the reader chooses.
+        assert call["source"].endswith("deploy/terraform?ref=<commit>")
         given = set(call) - {"source", "version", "providers"}
         assert given <= VARIABLES
-        assert "lambda_zip_path" in given
+        assert given & {"lambda_zip_path", "build_lambda_package"}
 
 
 # --- docs/migrating.md -------------------------------------------------------------------------
 
 
 def _workflow() -> dict[str, Any]:
-    (block,) = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    blocks = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    (block,) = [b for b in blocks if "jobs:" in b]
     return yaml.safe_load(block)
+
+
+def test_pre_commit_snippet_names_the_hooks_this_repository_defines() -> None:
+    blocks = _code_blocks(_section(MIGRATING, "## 3. Check and test"), "yaml")
+    (block,) = [b for b in blocks if "repos:" in b]
+    (repo,) = yaml.safe_load(block)["repos"]
+    defined = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert {h["id"] for h in repo["hooks"]} == defined
 
 
 def test_workflow_snippet_is_a_valid_github_workflow() -> None:
@@ -171,33 +181,46 @@ def test_workflow_fails_and_annotates_a_broken_rule(tmp_path: Path) -> None:
     assert "::error file=rules/broken.ctr" in proc.stdout
 
 
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_documented_convert_command_runs(tmp_path: Path) -> None:
     (block,) = [
         b
         for b in _code_blocks(_section(MIGRATING, "## 1. Convert the rules"), "sh")
         if "ctrules convert" in b
     ]
-    script = block[block.index("mkdir -p rules") :]
-    # The old module's strings, as its Lambda held them (comma-separated).
-    (tmp_path / "old-rules.txt").write_text(
-        "event['eventName'] == 'CreateUser'"
-        ",event['userIdentity.type'] == 'Root' and event['eventType'] == 'AwsApiCall'",
-        encoding="utf-8",
-    )
-    (tmp_path / "old-ignore-rules.txt").write_text(
-        "event['userIdentity.userName'] == 'ci-terraform'", encoding="utf-8"
-    )
+    # The whole block, verbatim: a stand-in `aws` prints the old function's environment as
+    # `get-function-configuration --query Environment.Variables --output json` does; `jq` is real.
+    old_env = {
+        "RULES": "event['eventName'] == 'CreateUser'"
+        "|event['userIdentity.type'] == 'Root' and event['eventType'] == 'AwsApiCall'",
+        "IGNORE_RULES": "event['userIdentity.userName'] == 'ci-terraform'",
+        "EVENTS_TO_TRACK": ",".join(f"Tracked{i:02d}LongEventName" for i in range(30)),
+        "RULES_SEPARATOR": "|",
+        "USE_DEFAULT_RULES": "false",
+        "HOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+    }
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "old-env.json").write_text(json.dumps(old_env), encoding="utf-8")
+    aws = fake_bin / "aws"
+    aws.write_text(f"#!/bin/sh\ncat '{fake_bin / 'old-env.json'}'\n", encoding="utf-8")
+    aws.chmod(0o755)
+    env = _shell_env(tmp_path)
+    env["PATH"] = f"{fake_bin}{os.pathsep}{env['PATH']}"
     proc = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-euo", "pipefail", "-c", block],
         cwd=tmp_path,
-        env=_shell_env(tmp_path),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "old-env.json").exists()  # the webhook URL is not left behind
     converted = (tmp_path / "rules" / "converted.ctr").read_text(encoding="utf-8")
+    # Two rules split on the old separator, the tracked events, no old defaults ("false").
     assert converted.count("\nrule ") + converted.startswith("rule ") == 3
+    assert "Tracked29LongEventName" in converted and "fivexl_" not in converted
     assert "\nignore " in converted
     import ctrules
 
@@ -211,3 +234,40 @@ def test_old_variables_table_names_real_inputs() -> None:
         new_names |= set(re.findall(r"`([a-z0-9_]+)`", row[1]))
     assert new_names, "the table maps old inputs to new ones"
     assert new_names - VARIABLES - {"slack_hook_url_param_name", "slack_channel_id"} == set()
+
+
+def test_migration_moved_blocks_name_resources_the_module_declares() -> None:
+    # Static twin of tests/deploy/test_terraform_migration.py (which needs terraform and a
+    # provider mirror): every `moved` target is a counted resource of the module, addressed [0];
+    # both layouts of the old notification (before 4.4.0 without, from 4.4.0 with an index) and
+    # the fan-out topic are covered.
+    from .tf import typed_blocks
+
+    declared = {
+        f"{rtype}.{name}": body for _, rtype, name, body in typed_blocks(MODULE, "resource")
+    }
+    step4 = _section(MIGRATING, "## 4. Swap the module block")
+    moved_from, removed = [], []
+    for block in _code_blocks(step4, "hcl"):
+        if "moved {" not in block and "removed {" not in block:
+            continue
+        parsed = hcl2.loads(block, serialization_options=hcl2.SerializationOptions(
+            strip_string_quotes=True, with_comments=False, explicit_blocks=False))
+        for moved in parsed.get("moved", []):
+            target = moved["to"].removeprefix("${").removesuffix("}")
+            module, resource = target.split(".", 2)[1], target.split(".", 2)[2]
+            assert module == "ctrules" and resource.endswith("[0]"), target
+            body = declared[resource.removesuffix("[0]")]
+            assert "count" in body, f"{resource} is counted, so [0]"
+            moved_from.append(moved["from"].removeprefix("${").removesuffix("}"))
+        removed += [r["from"] for r in parsed.get("removed", [])]
+    old = "module.cloudtrail_to_slack."
+    assert set(moved_from) == {
+        old + "aws_s3_bucket_notification.bucket_notification",
+        old + "aws_s3_bucket_notification.bucket_notification[0]",
+        old + "aws_sns_topic.s3_notifications[0]",
+        old + "aws_sns_topic_policy.s3_notifications[0]",
+    }
+    assert [r.removeprefix("${").removesuffix("}") for r in removed] == [
+        old + "aws_s3_bucket_notification.bucket_notification"
+    ]

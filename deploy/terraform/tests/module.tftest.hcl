@@ -190,3 +190,59 @@ run "site_rules_file_needs_the_pack" {
   }
   expect_failures = [aws_lambda_function.this]
 }
+
+run "built_package" {
+  command = plan
+  variables {
+    lambda_zip_path      = null
+    build_lambda_package = true
+  }
+  assert {
+    condition     = length(terraform_data.lambda_package) == 1 && startswith(aws_lambda_function.this.filename, "./.terraform/ctrules/ctrules-lambda-")
+    error_message = "built package: ${aws_lambda_function.this.filename}"
+  }
+  assert {
+    condition     = contains(local.package_inputs, "ctrules/aws/handler.py") && contains(local.package_inputs, "pyproject.toml")
+    error_message = "the zip's name carries the inputs' hash"
+  }
+}
+
+run "s3_package" {
+  command = plan
+  variables {
+    lambda_zip_path  = null
+    lambda_s3_bucket = "artefacts"
+    lambda_s3_key    = "ctrules/ctrules-lambda.zip"
+  }
+  assert {
+    condition     = aws_lambda_function.this.s3_key == "ctrules/ctrules-lambda.zip" && aws_lambda_function.this.filename == null
+    error_message = "s3 package"
+  }
+}
+
+run "two_package_sources_fail" {
+  command = plan
+  variables {
+    build_lambda_package = true
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "migration_settings" {
+  command = plan
+  variables {
+    create_s3_sns_topic          = true
+    s3_sns_topic_name            = "fivexl-cloudtrail-to-slack-s3-notifications"
+    s3_eventbridge_notifications = true
+    slack_message_mode           = "per_event"
+    access_denied_metrics        = true
+  }
+  assert {
+    condition     = aws_sns_topic.s3_fanout[0].name == "fivexl-cloudtrail-to-slack-s3-notifications" && aws_s3_bucket_notification.cloudtrail[0].eventbridge
+    error_message = "the old topic name and the EventBridge flag are kept"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["CTRULES_SLACK_MESSAGE_MODE"] == "per_event" && aws_lambda_function.this.environment[0].variables["CTRULES_ACCESS_DENIED_METRICS"] == "true"
+    error_message = "env: ${jsonencode(aws_lambda_function.this.environment[0].variables)}"
+  }
+}

@@ -6,7 +6,7 @@
 #   terraform init && terraform apply -var cloudtrail_bucket=my-cloudtrail-bucket
 #
 # From your own configuration, `source` is the module in a ctrules checkout or a git URL:
-#   source = "git::https://<your ctrules remote>//deploy/terraform?ref=v0.1.0"
+#   source = "git::https://<your ctrules remote>//deploy/terraform?ref=<commit>"
 
 provider "aws" {}
 
