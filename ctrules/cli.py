@@ -29,6 +29,7 @@ _PLUGINS = (
     "ctrules.convert",
     "ctrules.aws.cli",
     "ctrules.delivery.cli",
+    "ctrules.sigma.cli",
 )
 
 
