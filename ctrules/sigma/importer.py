@@ -141,7 +141,7 @@ def _load(path: Path, report: ImportReport) -> list[tuple[str, SigmaRule | Sigma
         report.results.append(Imported(source, path.stem, reason=describe_error(err)))
         return []
     except Exception as err:  # YAML syntax, encoding, I/O: the file is unusable, others go on
-        report.results.append(Imported(source, path.stem, reason=f"cannot read: {_one_line(err)}"))
+        report.results.append(Imported(source, path.stem, reason=f"not a readable YAML file: {_one_line(err)}"))
         return []
     for problem in collection.errors:
         if not any(problem in getattr(rule, "errors", ()) for rule in collection.rules):
@@ -172,7 +172,7 @@ def _import_rule(source: str, rule: SigmaRule | SigmaCorrelationRule, taken: set
     if rule.errors:
         return Imported(source, title, reason="; ".join(describe_error(e) for e in rule.errors))
     if isinstance(rule, SigmaCorrelationRule):
-        kind = getattr(rule.type, "value", rule.type)
+        kind = str(getattr(rule.type, "name", rule.type)).lower()
         return Imported(source, title, reason=(
             f"correlation rule ({kind}): ctrules evaluates each CloudTrail record on its own; "
             "counting events or values over a time window, and ordering events, has no .ctr "
@@ -203,7 +203,7 @@ def _import_rule(source: str, rule: SigmaRule | SigmaCorrelationRule, taken: set
         when=when,
         severity=SEVERITY.get(str(rule.level).lower() if rule.level else "", "medium"),
         description=n.Text(_collapse(rule.description or title)),
-        summary=n.Text(_summary(title)),
+        summary=n.Text(_summary(title, rule.author)),
         tags=tuple(str(t) for t in rule.tags),
         examples=tuple(examples),
         severity_given=True,
@@ -240,9 +240,14 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def _summary(title: str) -> str:
-    safe = _collapse(title).replace("{", "{{").replace("}", "}}")
-    return f"{safe}: {{eventName}} by {{userIdentity.arn}} in {{recipientAccountId}}"
+def _summary(title: str, author: str | None) -> str:
+    """The alert headline. It names the Sigma author: the Detection Rule License that SigmaHQ
+    rules carry asks that messages based on a rule's matches keep its author."""
+    def safe(text: str) -> str:
+        return _collapse(text).replace("{", "{{").replace("}", "}}")
+
+    text = f"{safe(title)}: {{eventName}} by {{userIdentity.arn}} in {{recipientAccountId}}"
+    return f"{text} (Sigma rule by {safe(author)})" if author and author.strip() else text
 
 
 def _header(source: str, rule: SigmaRule) -> list[str]:
