@@ -341,7 +341,9 @@ class CtrBackend(Backend):
             return n.StringTest("startswith", left, right)
         if cond.value.ends_with:
             return n.StringTest("endswith", left, right)
-        return n.Compare("==", left, right)
+        # Two missing fields are not "equal values": Sigma backends compare present values, and
+        # `.ctr` says null == null, so the left one must hold a value.
+        return n.And((n.Compare("==", left, right), n.Compare("!=", left, _lit(None))))
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -141,7 +141,8 @@ def _load(path: Path, report: ImportReport) -> list[tuple[str, SigmaRule | Sigma
         report.results.append(Imported(source, path.stem, reason=describe_error(err)))
         return []
     except Exception as err:  # YAML syntax, encoding, I/O: the file is unusable, others go on
-        report.results.append(Imported(source, path.stem, reason=f"not a readable YAML file: {_one_line(err)}"))
+        reason = f"not a readable YAML file: {_one_line(err)}"
+        report.results.append(Imported(source, path.stem, reason=reason))
         return []
     for problem in collection.errors:
         if not any(problem in getattr(rule, "errors", ()) for rule in collection.rules):
