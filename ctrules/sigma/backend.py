@@ -196,8 +196,7 @@ def cidr_match(path: n.Path, value: SigmaCIDRExpression) -> n.Expr:
 
 
 def number_match(path: n.Path, number: int | float) -> n.Expr:
-    if isinstance(number, bool) or not isinstance(number, int):
-        return n.Compare("==", path, _lit(number))
+    """The JSON number, or its decimal text (Sigma matches text)."""
     return n.InTest(path, n.ListLit((_lit(number), _lit(str(number)))))
 
 

@@ -82,9 +82,26 @@ def generate(expr: n.Expr, spellings: dict[str, str] | None = None) -> Generated
             if not matches(record):
                 continue
             no_match = _no_matches(term, values, record, matches, sp)
+            if not no_match:
+                no_match = _negated(expr, record, matches, sp)
             if no_match:
                 return Generated(record, tuple(no_match))
     return None
+
+
+def _negated(
+    expr: n.Expr, record: dict[str, Any], matches: Any, sp: dict[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """A record for `not expr`, solved from the match record (keeping what it can): for the
+    rules where no single value, nor the filter, decides (`not (a and b and c)`)."""
+    for term in itertools.islice(_dnf(expr, False), MAX_TERMS):
+        values = _solve(term, sp, record)
+        if not values:
+            continue
+        changed = _build(record, values)
+        if not matches(changed):
+            return [("different " + ", ".join(_dotted(s) for s in values), changed)]
+    return []
 
 
 # ---- disjunctive normal form ------------------------------------------------------------------
@@ -397,20 +414,22 @@ def _no_matches(
     sp: dict[str, str],
 ) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
+    # The paths the conjunction needs something of, most specific first.
     decisive = sorted(
-        (segs for segs, value in values.items() if value is not MISSING), key=_order
+        dict.fromkeys(_subject(atom).segments for atom, positive in term if positive),
+        key=_order,
     )
     for segments in decisive:
-        found = False
-        for candidate in _mutations(segments, record):
-            changed = _build(record, {segments: candidate})
-            if not matches(changed):
-                verb = "without" if candidate is MISSING else "different"
-                out.append((f"{verb} {_dotted(segments)}", changed))
-                found = True
-                break
-        if found:
+        changed = _first_no_match(record, [segments], matches)
+        if changed is not None:
+            verb = "without" if _lookup(changed, segments) is MISSING else "different"
+            out.append((f"{verb} {_dotted(segments)}", changed))
             break
+    else:
+        # No single value decides (another branch of an `or` also holds): change them all.
+        changed = _first_no_match(record, decisive, matches)
+        if changed is not None:
+            out.append(("different " + ", ".join(_dotted(s) for s in decisive), changed))
     for atom, positive in term:
         right = _right_path(atom)
         if right is not None and isinstance(atom, n.Compare) and positive == (atom.op == "!="):
@@ -441,7 +460,25 @@ _REALISTIC: dict[tuple[str | int, ...], tuple[Any, ...]] = {
 }
 
 
+def _first_no_match(
+    record: dict[str, Any], paths: list[tuple[str | int, ...]], matches: Any
+) -> dict[str, Any] | None:
+    """`record` with the values at `paths` changed (the k-th candidate of each together) so
+    that the rule does not match, or None."""
+    options = [list(_mutations(segments, record)) for segments in paths]
+    for k in range(max((len(o) for o in options), default=0)):
+        changes = {
+            seg: opts[min(k, len(opts) - 1)] for seg, opts in zip(paths, options, strict=True)
+        }
+        changed = _build(record, changes)
+        if changed != record and not matches(changed):
+            return changed
+    return None
+
+
 def _mutations(segments: tuple[str | int, ...], record: dict[str, Any]) -> Iterator[Any]:
+    if _lookup(record, segments) is MISSING:
+        yield "other-value"
     yield from _REALISTIC.get(tuple(segments), ())
     if segments == ("eventName",):
         source = record.get("eventSource")

@@ -169,6 +169,17 @@ def _title(rule: Any, source: str) -> str:
 
 
 def _import_rule(source: str, rule: SigmaRule | SigmaCorrelationRule, taken: set[str]) -> Imported:
+    try:
+        return _translate(source, rule, taken)
+    except RecursionError:
+        return Imported(source, _title(rule, source),
+                        reason="the detection nests too deeply to translate")
+    except Exception as err:  # one rule's surprise must not cost the others their import
+        return Imported(source, _title(rule, source),
+                        reason=f"could not be translated ({type(err).__name__}: {_one_line(err)})")
+
+
+def _translate(source: str, rule: SigmaRule | SigmaCorrelationRule, taken: set[str]) -> Imported:
     title = _title(rule, source)
     if rule.errors:
         return Imported(source, title, reason="; ".join(describe_error(e) for e in rule.errors))
@@ -195,7 +206,7 @@ def _import_rule(source: str, rule: SigmaRule | SigmaCorrelationRule, taken: set
     if generated is None:
         return Imported(source, title, reason=(
             "could not build a record that matches the detection and one that does not "
-            "(is the condition satisfiable?)"))
+            "(is the condition contradictory, or always true?)"))
     name = _unique(rule_name(source, title), taken)
     examples = [n.Example("built from the detection", True, generated.match)]
     examples += [n.Example(label, False, record) for label, record in generated.no_match]

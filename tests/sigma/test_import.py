@@ -60,6 +60,25 @@ def test_every_translated_corpus_rule_is_good(corpus_report) -> None:  # type: i
         _assert_good_ctr(item)
 
 
+def test_corpus_examples_agree_with_the_sigma_detection(corpus_report) -> None:  # type: ignore[no-untyped-def]
+    """The generated examples are confirmed by ctrules' compiler; here the independent Sigma
+    evaluation (tests/sigma/oracle.py) confirms their expected verdicts too."""
+    from sigma.collection import SigmaCollection
+
+    from . import oracle
+
+    checked = 0
+    for item in corpus_report.translated:
+        (rule,) = SigmaCollection.from_yaml(Path(item.source).read_text("utf-8")).rules
+        (decl,) = parse(item.text or "").file.decls
+        assert isinstance(decl, n.RuleDecl)
+        for example in decl.examples:
+            assert oracle.matches(rule, example.event) == example.expect_match, (
+                item.name, example.name)
+            checked += 1
+    assert checked >= 2 * len(corpus_report.translated)
+
+
 def test_corpus_output_is_one_rule_set(corpus_report) -> None:  # type: ignore[no-untyped-def]
     """Names are unique, so the whole import loads as one rule set (what -o DIR produces)."""
     files = [parse(r.text or "", f"{r.name}.ctr").file for r in corpus_report.translated]
