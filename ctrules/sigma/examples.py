@@ -73,7 +73,15 @@ def generate(expr: n.Expr, spellings: dict[str, str] | None = None) -> Generated
     def matches(record: dict[str, Any]) -> bool:
         return bool(pred(record, record))
 
+    # Of the first few disjuncts that work, keep the one that sets the fewest values: an
+    # absent errorCode reads more like a real successful call than `"errorCode": "Success"`.
+    best: tuple[int, Generated] | None = None
+    looked = 0
     for term in itertools.islice(_dnf(expr, True), MAX_TERMS):
+        if best is not None:
+            looked += 1
+            if looked > 16:
+                break
         for base in (_SKELETON, {}):
             values = _solve(term, sp, base)
             if values is None:
@@ -85,8 +93,11 @@ def generate(expr: n.Expr, spellings: dict[str, str] | None = None) -> Generated
             if not no_match:
                 no_match = _negated(expr, record, matches, sp)
             if no_match:
-                return Generated(record, tuple(no_match))
-    return None
+                cost = sum(1 for v in values.values() if v is not MISSING)
+                if best is None or cost < best[0]:
+                    best = (cost, Generated(record, tuple(no_match)))
+                break
+    return best[1] if best is not None else None
 
 
 def _negated(
@@ -477,9 +488,9 @@ def _first_no_match(
 
 
 def _mutations(segments: tuple[str | int, ...], record: dict[str, Any]) -> Iterator[Any]:
+    yield from _REALISTIC.get(tuple(segments), ())
     if _lookup(record, segments) is MISSING:
         yield "other-value"
-    yield from _REALISTIC.get(tuple(segments), ())
     if segments == ("eventName",):
         source = record.get("eventSource")
         names = catalog.load().event_sources.get(str(source), frozenset())
