@@ -59,6 +59,9 @@ _RE_FLAGS = {
     SigmaRegularExpressionFlag.MULTILINE: "m",
     SigmaRegularExpressionFlag.DOTALL: "s",
 }
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is reported per rule, not logged to stderr
+
 _COMPARE_OPS: dict[CompareOperators, n.CompareOp] = {
     CompareOperators.LT: "<",
     CompareOperators.LTE: "<=",
@@ -181,7 +184,7 @@ def regex_match(path: n.Path, value: SigmaRegularExpression) -> n.Expr:
     if flags:
         pattern = f"(?{flags})" + pattern
     try:
-        re2.compile(pattern)
+        re2.compile(pattern, _RE2_OPTIONS)
     except Exception as err:  # re2 raises its own error type (or ValueError) for bad patterns
         raise Unsupported(
             f"regular expression {value.regexp.to_plain()!r} in field '{path.dotted()}' is not "
