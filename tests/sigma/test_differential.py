@@ -17,18 +17,15 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
+from sigma.collection import SigmaCollection
 
 from ctrules import nodes as n
 from ctrules.compiler import Scope, compile_expr
 from ctrules.parser import parse
 from ctrules.ruleset import RuleSet
+from ctrules.sigma.importer import import_paths
 
 from . import oracle
-
-pytest.importorskip("sigma", reason="pySigma is part of the test extra")
-from sigma.collection import SigmaCollection  # noqa: E402
-
-from ctrules.sigma.importer import import_paths  # noqa: E402
 
 HERE = Path(__file__).parent
 CONSTRUCTS = sorted((HERE / "constructs").glob("*.yml"))

@@ -16,18 +16,15 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
 
 from ctrules import nodes as n
 from ctrules.checks import check_sources
 from ctrules.parser import parse
 from ctrules.ruleset import RuleSet
+from ctrules.sigma.importer import import_paths
 
 from . import oracle
-
-pytest.importorskip("sigma", reason="pySigma is part of the test extra")
-from sigma.collection import SigmaCollection  # noqa: E402
-
-from ctrules.sigma.importer import import_paths  # noqa: E402
 
 FIELDS = ["eventName", "eventSource", "userAgent", "userIdentity.type", "errorCode",
           "requestParameters.bucketName", "sourceIPAddress", "userIdentity.arn"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,7 @@ from ctrules.cli import main
 from ctrules.formatter import format_text
 from ctrules.parser import parse
 from ctrules.ruleset import RuleSet
-
-pytest.importorskip("sigma", reason="pySigma is part of the test extra")
-
-from ctrules.sigma.importer import Imported, import_paths  # noqa: E402
+from ctrules.sigma.importer import Imported, import_paths
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -233,6 +231,16 @@ def test_cli_stdout_and_exit_1_when_some_rules_are_not_translated(
 def test_cli_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", "sigma", "no/such/rules"]) == 2
     assert "no such file or directory: no/such/rules" in capsys.readouterr().err
+
+
+def test_cli_without_pysigma_says_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in [m for m in sys.modules if m.startswith(("ctrules.sigma.", "sigma."))
+                 and m != "ctrules.sigma.cli"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sigma", None)  # what an absent package looks like to import
+    assert main(["import", "sigma", str(HERE / "constructs" / "cidr.yml")]) == 2
+    assert "pip install 'ctrules[sigma]'" in capsys.readouterr().err
 
 
 def test_cli_import_without_a_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
