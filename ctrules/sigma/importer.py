@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -140,8 +141,13 @@ def _load(path: Path, report: ImportReport) -> list[tuple[str, SigmaRule | Sigma
     except SigmaError as err:
         report.results.append(Imported(source, path.stem, reason=describe_error(err)))
         return []
-    except Exception as err:  # YAML syntax, encoding, I/O: the file is unusable, others go on
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
         reason = f"not a readable YAML file: {_one_line(err)}"
+        report.results.append(Imported(source, path.stem, reason=reason))
+        return []
+    except Exception as err:  # pySigma tripping over a document that is not a mapping, etc.
+        reason = ("not a Sigma rule (each YAML document must be a mapping of Sigma fields): "
+                  f"{type(err).__name__}: {_one_line(err)}")
         report.results.append(Imported(source, path.stem, reason=reason))
         return []
     for problem in collection.errors:

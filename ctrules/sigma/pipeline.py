@@ -11,8 +11,9 @@ CloudTrail's own dotted paths (no field mapping is needed):
   case-insensitive match on real records, reads better than `lower(eventName) == "stoplogging"`
   and keeps the rule in ctrules' dispatch index;
 * a string, number or regular expression compared with a field that CloudTrail records as a JSON
-  object (`requestParameters`, `responseElements`, ...) fails: Sigma means a substring search
-  of the object's serialized text there, which `.ctr` cannot express.
+  object (`requestParameters`, `responseElements`, ...) or array of objects (`resources`)
+  fails: Sigma means a substring search of the object's serialized text there, which `.ctr`
+  cannot express.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ CASE_EXACT_FIELDS: tuple[str, ...] = ("eventSource", "eventName")
 
 
 def object_fields() -> tuple[str, ...]:
-    """The fields the CloudTrail catalog types as JSON objects."""
+    """The fields the CloudTrail catalog types as JSON objects or arrays (of objects:
+    `resources`)."""
     types = catalog.load().field_types
-    return tuple(sorted(name for name, kind in types.items() if kind == "object"))
+    return tuple(sorted(name for name, kind in types.items() if kind in ("object", "array")))
 
 
 @dataclass
@@ -81,9 +83,10 @@ class ObjectFieldFailure(DetectionItemTransformation):
         if all(isinstance(v, (SigmaNull, SigmaExists)) for v in values):
             return None
         raise SigmaTransformationError(
-            f"detection field '{detection_item.field}' is a JSON object in CloudTrail records; "
+            f"detection field '{detection_item.field}' is a JSON object (or array of objects) in "
+            "CloudTrail records; "
             "Sigma compares values with its serialized text there, which .ctr cannot express "
-            "(name the nested field instead, e.g. requestParameters.bucketName)",
+            f"(name the nested field instead: {detection_item.field}.<key>)",
             source=detection_item.source,
         )
 

@@ -175,7 +175,7 @@ def test_bad_files_name_the_file_and_field_and_the_rest_imports() -> None:
     report = import_paths([HERE / "errors"])
     by_file = {Path(r.source).name: r for r in report.results}
     assert set(by_file) == {"bad_level.yml", "bad_modifier.yml", "good.yml", "no_detection.yml",
-                            "not_yaml.yml", "windows.yml"}
+                            "not_a_mapping.yml", "not_yaml.yml", "windows.yml"}
     assert by_file["good.yml"].translated
     _assert_good_ctr(by_file["good.yml"])
     expected = {
@@ -183,6 +183,7 @@ def test_bad_files_name_the_file_and_field_and_the_rest_imports() -> None:
         "bad_modifier.yml": "detection (modifier): Unknown modifier 'sometimes'",
         "no_detection.yml": "detection: Sigma rule must have a detection",
         "not_yaml.yml": "not a readable YAML file: while parsing a flow sequence",
+        "not_a_mapping.yml": "not a Sigma rule (each YAML document must be a mapping",
         "windows.yml": "logsource: the rule is for product: windows, service: security",
     }
     for name, message in expected.items():
@@ -225,7 +226,7 @@ def test_cli_stdout_and_exit_1_when_some_rules_are_not_translated(
     assert [d.name for d in parse(captured.out).file.decls] == ["good"]
     assert re.search(r"errors/windows\.yml: not imported \(A Windows rule\): logsource: ",
                      captured.err)
-    assert "imported 1 of 6 Sigma rule(s)" in captured.err
+    assert "imported 1 of 7 Sigma rule(s)" in captured.err
 
 
 def test_cli_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
