@@ -265,7 +265,10 @@ def _witness(atom: Atom, sp: dict[str, str]) -> Any:
     if isinstance(atom, n.StringTest):
         return _spelled(sp, atom, _first(atom.right))
     if isinstance(atom, n.Glob):
-        return str(atom.pattern.value).replace("*", "").replace("?", "x")
+        pattern = str(atom.pattern.value)
+        if not pattern.strip("*"):
+            return "example"  # `*`: any string will do, an empty one reads oddly
+        return pattern.replace("*", "").replace("?", "x")
     return _regex_witness(str(atom.pattern.value))
 
 
@@ -339,6 +342,19 @@ def _gen_in(items: Any) -> str:
 # ---- records ------------------------------------------------------------------------------------
 
 
+# Request and resource fields CloudTrail records as arrays: examples carry them as arrays too
+# (a path without an index reaches every element, so the verdict is the same).
+_ARRAYS: frozenset[tuple[str, ...]] = frozenset({
+    ("resources",),
+    ("requestParameters", "containerDefinitions"),
+    ("requestParameters", "containerDefinitions", "command"),
+    ("requestParameters", "containerDefinitions", "entryPoint"),
+    ("requestParameters", "layers"),
+    ("requestParameters", "ipPermissions", "items"),
+    ("requestParameters", "instancesSet", "items"),
+})
+
+
 def _build(
     base: dict[str, Any], values: dict[tuple[str | int, ...], Any], follow_source: bool = False
 ) -> dict[str, Any]:
@@ -353,56 +369,93 @@ def _build(
         sources = catalog.load().sources_emitting(str(record["eventName"]))
         if sources:
             record["eventSource"] = sources[0]
+    _arrays(record, ())
     return record
+
+
+def _arrays(node: Any, prefix: tuple[str, ...]) -> None:
+    if isinstance(node, list):
+        for element in node:
+            _arrays(element, prefix)
+    elif isinstance(node, dict):
+        for key, value in list(node.items()):
+            path = (*prefix, key)
+            if path in _ARRAYS and not isinstance(value, list):
+                node[key] = value = [value]
+            _arrays(value, path)
+
+
+def _step(node: Any, seg: str | int, create: bool) -> Any:
+    """The child of `node` at `seg` (an object key, an array index, or — for a key on an array —
+    the key of its first element), or MISSING; with `create`, made on the way."""
+    if isinstance(node, list) and not isinstance(seg, int):
+        if not node:
+            if not create:
+                return MISSING
+            node.append({})
+        node = node[0]
+    if isinstance(node, list) and isinstance(seg, int):
+        if seg >= len(node) and not create:
+            return MISSING
+        while len(node) <= seg:
+            node.append({})
+        return node[seg]
+    if isinstance(node, dict):
+        if str(seg) not in node:
+            if not create:
+                return MISSING
+            node[str(seg)] = {}
+        return node[str(seg)]
+    return MISSING
+
+
+def _container(node: Any, seg: str | int) -> tuple[Any, str | int]:
+    """Where a value for `seg` under `node` is stored (the first element for a key on an array)."""
+    if isinstance(node, list) and not isinstance(seg, int):
+        if not node:
+            node.append({})
+        return node[0], seg
+    return node, seg
 
 
 def _set(record: Any, segments: tuple[str | int, ...], value: Any) -> None:
     node = record
-    for i, seg in enumerate(segments):
-        last = i == len(segments) - 1
-        nxt = segments[i + 1] if not last else None
-        fresh: Any = [] if isinstance(nxt, int) else {}
-        if isinstance(seg, int) and isinstance(node, list):
-            while len(node) <= seg:
-                node.append({})
-            if last:
-                node[seg] = value
-            elif not isinstance(node[seg], (dict, list)):
-                node[seg] = fresh
-            node = node[seg]
-        else:
-            key = str(seg)
-            if last:
-                node[key] = value
+    for i, seg in enumerate(segments[:-1]):
+        child = _step(node, seg, create=True)
+        if not isinstance(child, (dict, list)):
+            holder, key = _container(node, seg)
+            fresh: Any = [] if isinstance(segments[i + 1], int) else {}
+            if isinstance(holder, list) and isinstance(key, int):
+                holder[key] = fresh
             else:
-                if not isinstance(node.get(key), (dict, list)):
-                    node[key] = fresh
-                node = node[key]
+                holder[str(key)] = fresh
+            child = fresh
+        node = child
+    holder, key = _container(node, segments[-1])
+    if isinstance(holder, list) and isinstance(key, int):
+        while len(holder) <= key:
+            holder.append({})
+        holder[key] = value
+    elif isinstance(holder, dict):
+        holder[str(key)] = value
 
 
 def _lookup(record: Any, segments: tuple[str | int, ...]) -> Any:
     node = record
     for seg in segments:
-        if isinstance(node, dict) and str(seg) in node:
-            node = node[str(seg)]
-        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-            node = node[seg]
-        else:
+        node = _step(node, seg, create=False)
+        if node is MISSING:
             return MISSING
     return node
 
 
 def _delete(record: Any, segments: tuple[str | int, ...]) -> None:
-    node = record
-    for seg in segments[:-1]:
-        if isinstance(node, dict) and str(seg) in node:
-            node = node[str(seg)]
-        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-            node = node[seg]
-        else:
-            return
-    if isinstance(node, dict):
-        node.pop(str(segments[-1]), None)
+    parent = _lookup(record, segments[:-1]) if len(segments) > 1 else record
+    if parent is MISSING:
+        return
+    holder, key = _container(parent, segments[-1]) if parent else (parent, segments[-1])
+    if isinstance(holder, dict):
+        holder.pop(str(key), None)
 
 
 # ---- no-match examples --------------------------------------------------------------------------
