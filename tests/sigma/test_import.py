@@ -13,7 +13,7 @@ from ctrules.checks import check_sources
 from ctrules.cli import main
 from ctrules.formatter import format_text
 from ctrules.parser import parse
-from ctrules.ruleset import RuleSet
+from ctrules.ruleset import RuleSet, default_rule_files
 from ctrules.sigma.importer import Imported, import_paths
 
 HERE = Path(__file__).parent
@@ -83,6 +83,14 @@ def test_corpus_output_is_one_rule_set(corpus_report) -> None:  # type: ignore[n
     names = [d.name for f in files for d in f.decls if isinstance(d, n.RuleDecl)]
     assert len(names) == len(set(names)) == len(corpus_report.translated)
     assert len(RuleSet(files).rules) == len(names)
+
+
+def test_corpus_import_loads_next_to_the_default_pack(corpus_report) -> None:  # type: ignore[no-untyped-def]
+    """No name clashes: the imported rules can live in the same rule set as the default pack."""
+    sources = [(str(p), p.read_text("utf-8")) for p in default_rule_files()]
+    sources += [(f"{r.name}.ctr", r.text or "") for r in corpus_report.translated]
+    _, findings = check_sources(sources)
+    assert [d for d in findings if d.is_error] == []
 
 
 def test_untranslated_corpus_rules_are_listed_in_the_docs(corpus_report) -> None:  # type: ignore[no-untyped-def]
