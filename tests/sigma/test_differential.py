@@ -33,6 +33,7 @@ SIGMAHQ = sorted((HERE / "sigmahq").glob("*.yml"))
 
 # Strings around the regexes' boundaries (a regex's own text is no sample of what it matches).
 REGEX_SAMPLES = {
+    "requestParameters.prefix": ["Logs*x/", "logs*X/2024", "Logsx?/", "Logs*/", "Logs**/a\nb"],
     "userIdentity.arn": [
         "arn:aws:sts::123:assumed-role/admin", "ARN:aws:sts::123:assumed-role/x",
         "x arn:aws:sts::123:assumed-role/", "arn:aws:sts::12:assumed-role/",

@@ -134,6 +134,7 @@ def _one(path: Path) -> Imported:
     ("wildcards", 'lower(userAgent) glob "boto3/*python/3.?*"'),
     ("wildcards", 'lower(requestParameters.key) contains "secret*key"'),
     ("wildcards", 'errorMessage glob "*"'),
+    ("wildcards", 'requestParameters.prefix matches "(?is)\\\\A(?:Logs\\\\*.\\\\/.*)\\\\z"'),
     ("regex", 'userIdentity.arn matches "^arn:aws:sts::[0-9]{3}:assumed-role/"'),
     ("regex", 'userAgent matches "(?i)python-requests/2\\\\.[0-9]+"'),
     ("cidr", 'sourceIPAddress in cidr("10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32")'),
