@@ -30,6 +30,7 @@ _PLUGINS = (
     "ctrules.convert",
     "ctrules.aws.cli",
     "ctrules.delivery.cli",
+    "ctrules.sigma.cli",
 )
 
 
