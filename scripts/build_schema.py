@@ -18,8 +18,9 @@ Build-time tool, not part of the runtime pipeline. It writes two things:
     where CloudTrail logs the members by name (``json``, ``rest-json``, ``query``,
     ``smithy-rpc-v2-cbor``).
     CloudTrail writes a member ``UserName`` as ``userName`` (most services), ``UserName`` (some
-    json services, e.g. Cost Explorer) or with a leading acronym lowered (``ARN`` → ``arn``); the
-    model stores the member name and `ctrules.schema` derives the spellings. The EC2 protocol
+    json services, e.g. Cost Explorer) or with a leading acronym lowered (``ARN`` → ``arn``), and
+    a REST member bound to the URI sometimes by its wire name (EKS ``clusterName`` as ``name``);
+    the data stores the names and `ctrules.schema` derives the spellings. The EC2 protocol
     (``instancesSet``, ``filterSet``, …) and REST-XML (S3 logs ``bucketName`` for ``Bucket``) spell
     their keys otherwise, so their models are not used; those events are *untrusted*;
   - plus every key seen in a real record of the corpora (``/work/shared/corpus/real``, the
@@ -188,6 +189,18 @@ def _seen_keys(paths: Iterable[Path]) -> dict[str, dict[str, dict[str, set[str]]
     return seen
 
 
+def _member_names(shape: dict[str, Any]) -> set[str]:
+    """An input shape's member names, and the wire names of members bound to the URI, query
+    string or headers (REST services log those: EKS `clusterName` is `name` in the URI)."""
+    names: set[str] = set()
+    for member, ref in shape.get("members", {}).items():
+        names.add(member)
+        wire = ref.get("locationName")
+        if ref.get("location") in ("uri", "querystring", "header") and isinstance(wire, str):
+            names.add(wire)
+    return names
+
+
 def build() -> dict[str, Any]:
     loader = botocore.loaders.Loader()
     seen = _seen_keys(CORPORA)
@@ -203,7 +216,7 @@ def build() -> dict[str, Any]:
         events: dict[str, Any] = {}
         for op_name, op in model.get("operations", {}).items():
             shape = shapes.get(op.get("input", {}).get("shape", ""), {})
-            members = sorted(shape.get("members", {})) if trusted else []
+            members = sorted(_member_names(shape)) if trusted else []
             for name in sorted(_event_names(service, {op_name: op})):
                 entry: dict[str, Any] = {}
                 if trusted:
