@@ -298,7 +298,7 @@ def _check_path(path: n.Path, ctx: _Ctx, scope: _Scope) -> _Checked:
         # An open object: its keys vary by event.
         finding = None
         if at_record and i == 1 and segments[0] in schema.PARTS:
-            finding = _event_key(path, i, seg, str(segments[0]), ctx)
+            finding = _event_key(path, i, seg, str(segments[0]), ctx, frozenset(known))
         elif known:
             hint = schema.suggest(seg, frozenset(known), fuzzy=False)
             if hint is not None:
@@ -307,18 +307,22 @@ def _check_path(path: n.Path, ctx: _Ctx, scope: _Scope) -> _Checked:
     return _Checked(ty, ())
 
 
-def _event_key(path: n.Path, i: int, key: str, part: str, ctx: _Ctx) -> Diagnostic | None:
+def _event_key(path: n.Path, i: int, key: str, part: str, ctx: _Ctx,
+               common: frozenset[str]) -> Diagnostic | None:
+    """A key of requestParameters/responseElements/additionalEventData, judged by the keys the
+    pinned events have; without them, only a letter-case slip of a key many events share."""
     names = ctx.pins.names
-    if not names:
+    known = schema.event_keys(part, ctx.pins.sources, sorted(names)) if names else None
+    if known is None:
+        hint = schema.suggest(key, common, fuzzy=False) if key not in common else None
+        return None if hint is None else _unknown(path, i, ctx, hint, False)
+    if key in known.keys:
         return None
-    known = schema.event_keys(part, ctx.pins.sources, sorted(names))
-    if known is None or key in known.keys:
-        return None
-    common = (schema.RECORD.fields or {})[part].fields or {}
-    hint = schema.suggest(key, known.keys | frozenset(common), fuzzy=known.trusted,
-                          prefer=known.preferred | frozenset(common))
+    hint = schema.suggest(key, known.keys | common, fuzzy=known.trusted,
+                          prefer=known.preferred | common)
     if hint is None:
         return None
+    assert names is not None
     events = " / ".join(sorted(names)[:3]) + (" / ..." if len(names) > 3 else "")
     return _diag(ctx.code, _segment_span(path, i),
                  f"{part} of {events} has no key {key!r}; did you mean {hint!r}?",
