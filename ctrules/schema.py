@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -148,35 +148,55 @@ class _Event:
     seen: Mapping[str, frozenset[str]]  # part → keys seen in real records
 
 
-@dataclass(frozen=True)
-class _Index:
-    events: Mapping[tuple[str, str], _Event]  # (eventSource, eventName) → keys
-    sources_of: Mapping[str, frozenset[str]]  # eventName → eventSources with keys for it
-
-
 _SEEN_TAGS = {"seen_request": "requestParameters", "seen_response": "responseElements",
               "seen_additional": "additionalEventData"}
 
 
 @functools.cache
-def _index() -> _Index:
+def _services_by_source() -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+    """eventSource → the services (raw data) that log as it. Events are decoded on demand:
+    a rule set names a few dozen of the ~19,000."""
     raw = json.loads(_DATA.read_text("utf-8"))
-    events: dict[tuple[str, str], _Event] = {}
-    sources_of: dict[str, set[str]] = {}
+    by_source: dict[str, list[Mapping[str, Any]]] = {}
     for service in raw["services"].values():
-        for name, entry in service["events"].items():
-            request = tuple(entry["request"]) if "request" in entry else None
-            seen = {part: frozenset(entry[tag]) for tag, part in _SEEN_TAGS.items()
-                    if tag in entry}
-            for source in service["sources"]:
-                old = events.get((source, name))
-                if old is not None:  # two models behind one eventSource: know both
-                    request = _merge(old.request, request)
-                    seen = {p: old.seen.get(p, frozenset()) | seen.get(p, frozenset())
-                            for p in set(old.seen) | set(seen)}
-                events[(source, name)] = _Event(request, seen)
-                sources_of.setdefault(name, set()).add(source)
-    return _Index(events, {k: frozenset(v) for k, v in sources_of.items()})
+        for source in service["sources"]:
+            by_source.setdefault(source, []).append(service["events"])
+    return {source: tuple(events) for source, events in by_source.items()}
+
+
+@functools.cache
+def _event(source: str, name: str) -> _Event | None:
+    """What the schema knows of one event; None when nothing."""
+    request: tuple[str, ...] | None = None
+    seen: dict[str, frozenset[str]] = {}
+    found = False
+    for events in _services_by_source().get(source, ()):
+        entry = events.get(name)
+        if entry is None:
+            continue
+        found = True
+        if "request" in entry:  # two models behind one eventSource: know both
+            request = _merge(request, tuple(entry["request"]))
+        for tag, part in _SEEN_TAGS.items():
+            if tag in entry:
+                seen[part] = seen.get(part, frozenset()) | frozenset(entry[tag])
+    return _Event(request, seen) if found else None
+
+
+@functools.cache
+def _sources_of(name: str) -> frozenset[str]:
+    """The eventSources the schema knows keys of `name` for."""
+    return frozenset(source for source, services in _services_by_source().items()
+                     if any(name in events for events in services))
+
+
+def known_events() -> Iterator[tuple[str, str, _Event]]:
+    """Every event the schema knows keys of (for tests and tools; slow)."""
+    for source, services in _services_by_source().items():
+        for name in sorted({name for events in services for name in events}):
+            event = _event(source, name)
+            if event is not None:
+                yield source, name, event
 
 
 def _merge(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -206,7 +226,6 @@ def event_keys(part: str, sources: Iterable[str] | None,
                names: Iterable[str]) -> KnownKeys | None:
     """The keys `part` can hold when the record is one of `names` (from one of `sources`, or from
     any source that emits them when None). None when any of those events is unknown."""
-    index = _index()
     from . import catalog  # the catalog knows which sources emit a name, keys or not
 
     keys: set[str] = set()
@@ -215,14 +234,13 @@ def event_keys(part: str, sources: Iterable[str] | None,
     pinned = None if sources is None else frozenset(sources)
     for name in names:
         if pinned is None:
-            candidates = index.sources_of.get(name, frozenset()) | frozenset(
-                catalog.load().sources_emitting(name))
+            candidates = _sources_of(name) | frozenset(catalog.load().sources_emitting(name))
         else:
             candidates = pinned
         if not candidates:
             return None
         for source in candidates:
-            event = index.events.get((source, name))
+            event = _event(source, name)
             if event is None:
                 return None
             keys |= event.seen.get(part, frozenset())

@@ -268,9 +268,8 @@ def test_no_real_request_key_would_be_reported_from_the_api_model_alone() -> Non
     """The trust put in the API models, held out against real records: every requestParameters
     key a real record of a modelled event has is one of the model's spellings, or far from all
     of them — so it would not be reported even if the records had not been learned."""
-    index = schema._index()
     checked = 0
-    for (_source, _name), event in index.events.items():
+    for _source, _name, event in schema.known_events():
         if not event.request:
             continue
         model = frozenset().union(*map(schema.spellings, event.request))
@@ -324,8 +323,7 @@ def test_paths_from_the_schema_are_never_reported(path: list[str | int],
 
 @functools.cache
 def _trusted_events() -> list[tuple[str, str, tuple[str, ...]]]:
-    index = schema._index()
-    return sorted((source, name, event.request) for (source, name), event in index.events.items()
+    return sorted((source, name, event.request) for source, name, event in schema.known_events()
                   if event.request)
 
 
