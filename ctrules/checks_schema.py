@@ -75,6 +75,10 @@ class _Scope:
     def __init__(self, files: Sequence[n.RuleFile]):
         self.lists: dict[str, n.ListDecl] = {}
         self.macros: dict[str, n.MacroDecl] = {}
+        # A macro's pins and findings, per the context it is used in: macros using a macro
+        # twice (m2 = m1 and m1, ...) would otherwise be expanded exponentially often.
+        self.pins_memo: dict[tuple[str, bool], _Pins] = {}
+        self.walked: set[tuple[str, int, bool, _Pins, str]] = set()
         for f in files:
             for decl in f.decls:
                 if isinstance(decl, n.ListDecl):
@@ -150,7 +154,10 @@ def _pins(e: n.Expr, scope: _Scope, depth: int, expanding: frozenset[str]) -> _P
         macro = scope.macros.get(e.name)
         if macro is None or e.name in expanding:
             return _Pins()
-        return _pins(macro.expr, scope, depth, expanding | {e.name})
+        key = (e.name, depth == 0)
+        if key not in scope.pins_memo:
+            scope.pins_memo[key] = _pins(macro.expr, scope, depth, expanding | {e.name})
+        return scope.pins_memo[key]
     if isinstance(e, n.And):
         out = _Pins()
         for operand in e.operands:
@@ -194,9 +201,15 @@ def _walk(e: n.Expr, ctx: _Ctx, scope: _Scope) -> Iterator[Diagnostic]:
     elif isinstance(e, n.MacroRef):
         macro = scope.macros.get(e.name)
         if macro is not None and e.name not in ctx.expanding:
-            expanding = ctx.expanding | {e.name}
-            pins = ctx.pins.narrow(_pins(macro.expr, scope, ctx.depth, expanding))
-            yield from _walk(macro.expr, replace(ctx, pins=pins, expanding=expanding), scope)
+            # What a body yields depends on where it starts (the element type; the record or
+            # an element inside any/all), the pins and the code, not on the rest of `ctx`; a
+            # second walk in the same context would only repeat findings already made.
+            key = (e.name, id(ctx.elem), ctx.depth == 0, ctx.pins, ctx.code)
+            if key not in scope.walked:
+                scope.walked.add(key)
+                expanding = ctx.expanding | {e.name}
+                pins = ctx.pins.narrow(_pins(e, scope, ctx.depth, ctx.expanding))
+                yield from _walk(macro.expr, replace(ctx, pins=pins, expanding=expanding), scope)
     elif isinstance(e, n.Quantifier):
         reach = _check_path(e.path, ctx, scope)
         yield from reach.findings

@@ -391,3 +391,30 @@ def test_spellings_and_suggestions() -> None:
     assert schema.suggest("eventNmae", schema.TOP_LEVEL_FIELDS, fuzzy=False) is None
     assert schema.suggest("tags", schema.TOP_LEVEL_FIELDS) is None
     assert schema.suggest("arn", frozenset({"ARN", "type"})) == "ARN"
+
+
+def test_a_macro_used_twice_in_each_of_a_chain_is_walked_once_per_context(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """m1 = m0 and (m0 or ...), m2 = m1 and (m1 or ...), ...: 2^60 expansions if each use were
+    walked; the lint walks each macro once per context and still reports the typo in m0."""
+    from ctrules import checks_schema
+    from ctrules.parser import parse
+
+    lines = ['macro m0 = eventName == "StopLogging" and requestParameters.nmae exists']
+    lines += [f"macro m{i} = m{i - 1} and (m{i - 1} or userIdentity.arn exists)"
+              for i in range(1, 60)]
+    lines.append("rule r { when m59 }")
+    rule_file = parse("\n".join(lines), "chain.ctr").file
+    calls = 0
+    real = checks_schema._check_path
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls > 1000:
+            raise AssertionError("macro uses are expanded again and again")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checks_schema, "_check_path", counting)
+    found = checks_schema.schema_findings([rule_file])
+    assert [(d.code, d.span.line) for d in found] == [("CTR114", 1)]
