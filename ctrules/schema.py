@@ -295,8 +295,9 @@ def _distance(a: str, b: str, limit: int) -> int:
 def suggest(word: str, candidates: frozenset[str], fuzzy: bool = True,
             prefer: frozenset[str] = frozenset()) -> str | None:
     """The candidate `word` was probably meant to be: one differing only in letter case, else
-    (when `fuzzy`) the closest within one edit for short words, two for longer ones. Of
-    spellings that differ only in case, one in `prefer` is named."""
+    (when `fuzzy`) the closest within one edit (a swapped pair of letters is one) for words
+    shorter than eight letters, two for longer ones. Of spellings that differ only in case,
+    one in `prefer` is named."""
     by_lower, items = _lowered(candidates, prefer)
     low = word.lower()
     if low in by_lower:
@@ -304,7 +305,7 @@ def suggest(word: str, candidates: frozenset[str], fuzzy: bool = True,
         return hit if hit != word else None
     if not fuzzy:
         return None
-    limit = 1 if len(word) <= 5 else 2
+    limit = 1 if len(word) < 8 else 2
     best: tuple[int, str] | None = None
     for lowered, original in items:
         d = _distance(low, lowered, limit)
