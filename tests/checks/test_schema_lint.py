@@ -279,6 +279,34 @@ def test_no_real_request_key_would_be_reported_from_the_api_model_alone() -> Non
     assert checked > 250
 
 
+def test_every_field_of_a_real_record_is_in_the_schema_where_cloudtrail_defines_it() -> None:
+    """The closed parts of the layout are complete for the real-log corpora: no field a real
+    record has could be reported as a misspelling."""
+    unknown: set[str] = set()
+
+    def walk(value: object, ty: schema.FieldType | None, where: str) -> None:
+        if ty is None:
+            return
+        if ty.kind == "arr" and isinstance(value, list):
+            for item in value:
+                walk(item, ty.elem, where + "[]")
+        elif ty.kind == "obj" and isinstance(value, dict) and ty.fields is not None:
+            for key, sub in value.items():
+                if key in ty.fields:
+                    walk(sub, ty.fields[key], f"{where}.{key}")
+                elif ty.closed:
+                    unknown.add(f"{where}.{key}")
+
+    corpus = ROOT.parent / "shared" / "corpus" / "real"
+    records = 0
+    for path in sorted(corpus.glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            records += 1
+            walk(json.loads(line), schema.RECORD, "")
+    assert records > 2500
+    assert unknown == set()
+
+
 # ---- paths the schema describes are never reported --------------------------------------------
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
