@@ -23,9 +23,10 @@ Build-time tool, not part of the runtime pipeline. It writes two things:
     the data stores the names and `ctrules.schema` derives the spellings. The EC2 protocol
     (``instancesSet``, ``filterSet``, …) and REST-XML (S3 logs ``bucketName`` for ``Bucket``) spell
     their keys otherwise, so their models are not used; those events are *untrusted*;
-  - plus every key seen in a real record of the corpora (``/work/shared/corpus/real``, the
-    fivexl cases, the bundled sample), for ``requestParameters``, ``responseElements`` and
-    ``additionalEventData`` alike.
+  - plus every key seen in a real record of the corpora (``../shared/corpus/real``: the
+    invictus-ir dataset and the AWS CloudTrail User Guide's example records; the fivexl cases;
+    the bundled sample), for ``requestParameters``, ``responseElements`` and
+    ``additionalEventData`` alike. (``tests/events`` holds records from the same corpora.)
 
   The corpora cover one account's activity, so a key set that comes only from them is
   incomplete; such events are marked untrusted and the lint only reports a key that differs from
