@@ -17,6 +17,7 @@ import statistics
 import time
 
 from ctrules.checks import check_sources
+from ctrules.checks_schema import schema_findings
 from ctrules.parser import parse
 
 RULE_NAME = re.compile(r"^rule (\w+)", re.MULTILINE)
@@ -118,7 +119,8 @@ def main() -> None:
     if problems:
         raise SystemExit(f"generated rule set has errors: {problems[:3]}")
 
-    totals, parses, cpus = [], [], []
+    files = [parse(text, filename).file for filename, text in sources]
+    totals, parses, cpus, lints = [], [], [], []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         for filename, text in sources:
@@ -128,6 +130,9 @@ def main() -> None:
         check_sources(sources)
         t2 = time.perf_counter()
         cpus.append(time.process_time() - c1)
+        c2 = time.process_time()
+        schema_findings(files)  # its share of check_sources (CTR114-CTR116)
+        lints.append(time.process_time() - c2)
         parses.append(t1 - t0)
         totals.append(t2 - t1)
     best, median = min(totals), statistics.median(totals)
@@ -137,6 +142,7 @@ def main() -> None:
     print(f"check_sources: median {median:.3f} s, best {best:.3f} s over {args.repeat} runs")
     print(f"  CPU time: median {statistics.median(cpus):.3f} s (wall time suffers on a busy machine)")
     print(f"  parsing alone (wall): median {statistics.median(parses):.3f} s")
+    print(f"  schema lint alone (CPU): median {statistics.median(lints):.3f} s")
     print(f"per 100 rules: {per100 * 1000:.1f} ms (target: well under 1000 ms)")
 
 

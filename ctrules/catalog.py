@@ -1,11 +1,12 @@
-"""The CloudTrail catalog: the `eventName`s each `eventSource` emits, and common field types.
+"""The CloudTrail catalog: the `eventName`s each `eventSource` emits.
 
 Used by the checks stage (`ctrules check`), never by evaluation. The data is
 `ctrules/data/catalog.json`, generated from botocore's API models by `scripts/build_catalog.py`
 and shipped in the wheel, so linting needs no network and no botocore at run time.
 
 The catalog deliberately knows too many names rather than too few: a finding based on it is a
-warning about a probable typo, and a real event name must never be reported.
+warning about a probable typo, and a real event name must never be reported. The layout and field
+types of a record are the schema's (`ctrules.schema`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 class Catalog:
     event_sources: Mapping[str, frozenset[str]]
     event_names: frozenset[str]
-    field_types: Mapping[str, str]
     botocore_version: str
 
     def emits(self, source: str, name: str) -> bool | None:
@@ -48,7 +48,6 @@ def load() -> Catalog:
     return Catalog(
         event_sources=sources,
         event_names=all_names,
-        field_types=dict(raw["field_types"]),
         botocore_version=str(raw.get("generated_from", {}).get("botocore", "")),
     )
 
@@ -84,25 +83,3 @@ def suggest_event_name(name: str, source: str | None = None) -> str | None:
 @functools.cache
 def suggest_event_source(source: str) -> str | None:
     return suggest(source, frozenset(load().event_sources))
-
-
-def field_type(path: str | Sequence[str | int]) -> str | None:
-    """The JSON type ("string", "boolean", "number", "object", "array") of a known field.
-
-    `path` is a dotted string or a sequence of segments, relative to the record root (a leading
-    `event` anchor must already be stripped). Array indexes are ignored, so `resources.0.ARN` and
-    `resources.ARN` are both "string". Returns None for fields the catalog does not know — which
-    includes every `requestParameters.*`/`responseElements.*` path except the few listed. Any
-    field may be missing, so a comparison with `null` is never a type mismatch.
-    """
-    if isinstance(path, str):
-        segments: list[str | int] = list(path.split("."))
-    else:
-        segments = list(path)
-    def is_index(seg: str | int) -> bool:
-        return isinstance(seg, int) or seg.isdigit()
-
-    names = [s for s in segments if not is_index(s)]
-    if not names or is_index(segments[-1]):
-        return None
-    return load().field_types.get(".".join(str(s) for s in names))

@@ -36,9 +36,13 @@ import re2
 from lark.exceptions import VisitError
 
 from . import nodes as n
+from .checks_schema import schema_findings
 from .diagnostics import Diagnostic, Level, sort_key
 from .parser import CtrSyntaxError, parse
 from .rulepaths import directory_rule_files
+from .schema import RECORD as EVENT_TYPE
+from .schema import TOP_LEVEL_FIELDS
+from .schema import FieldType as _Ty
 from .templates import parse_template
 
 # ---- the code table -------------------------------------------------------------------------
@@ -125,16 +129,17 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR113": CodeInfo("dead-condition", "warning",
                        "One condition is the same for every event (e.g. lower(x) == \"Admin\", "
                        "x in []), though the `when` around it is not."),
+    # schema-aware lint (ctrules.checks_schema, on the schema in ctrules.schema)
+    "CTR114": CodeInfo("unknown-field", "warning",
+                       "A path CloudTrail records never have (a misspelt field, or a "
+                       "requestParameters key the rule's events do not have)."),
+    "CTR115": CodeInfo("unknown-placeholder", "warning",
+                       "A summary placeholder naming a field CloudTrail records never have."),
+    "CTR116": CodeInfo("field-name-as-value", "warning",
+                       'A CloudTrail field compared with a string that is a field name '
+                       '(eventName == "eventSource").'),
 }
 
-TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
-    "eventVersion userIdentity eventTime eventSource eventName awsRegion sourceIPAddress "
-    "userAgent errorCode errorMessage requestParameters responseElements additionalEventData "
-    "requestID eventID readOnly resources eventType apiVersion managementEvent "
-    "recipientAccountId serviceEventDetails sharedEventID vpcEndpointId vpcEndpointAccountId "
-    "eventCategory addendum sessionCredentialFromConsole edgeDeviceDetails tlsDetails "
-    "insightDetails".split()
-)
 
 RULE_FIELDS: frozenset[str] = frozenset({"name", "severity", "tags"})
 
@@ -155,6 +160,7 @@ def _extra_checks() -> list[ExtraCheck]:
         found = getattr(module, "cloudtrail_findings", None)
         if callable(found):
             checks.append(found)
+    checks.append(schema_findings)
     return checks
 
 
@@ -278,53 +284,8 @@ def _declared_names_guess(text: str) -> set[str]:
 # ---- field types ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Ty:
-    kind: Literal["str", "bool", "num", "obj", "arr"]
-    fields: Mapping[str, _Ty] | None = None  # obj: known keys; None = keys vary (no findings)
-    elem: _Ty | None = None  # arr
-
-
 _STR = _Ty("str")
-_BOOL = _Ty("bool")
 _NUM = _Ty("num")
-_ANYOBJ = _Ty("obj")
-
-
-def _obj(**fields: _Ty) -> _Ty:
-    return _Ty("obj", fields)
-
-
-_ISSUER = _obj(type=_STR, principalId=_STR, arn=_STR, accountId=_STR, userName=_STR)
-_USER_IDENTITY = _obj(
-    type=_STR, principalId=_STR, arn=_STR, accountId=_STR, accessKeyId=_STR, userName=_STR,
-    invokedBy=_STR, identityProvider=_STR, credentialId=_STR,
-    onBehalfOf=_obj(userId=_STR, identityStoreArn=_STR),
-    sessionContext=_obj(
-        sourceIdentity=_STR, ec2RoleDelivery=_STR, assumedRoot=_STR, sessionIssuer=_ISSUER,
-        # CloudTrail writes these two as strings ("true"/"false", an ISO time).
-        attributes=_obj(creationDate=_STR, mfaAuthenticated=_STR),
-        webIdFederationData=_obj(federatedProvider=_STR, attributes=_ANYOBJ),
-    ),
-)
-
-# The documented shape of a CloudTrail record. Objects whose keys vary by API (requestParameters,
-# responseElements, ...) have no field list, so nothing under them is second-guessed.
-EVENT_TYPE: _Ty = _obj(
-    eventVersion=_STR, userIdentity=_USER_IDENTITY, eventTime=_STR, eventSource=_STR,
-    eventName=_STR, awsRegion=_STR, sourceIPAddress=_STR, userAgent=_STR, errorCode=_STR,
-    errorMessage=_STR, requestID=_STR, eventID=_STR, readOnly=_BOOL, eventType=_STR,
-    apiVersion=_STR, managementEvent=_BOOL, recipientAccountId=_STR, sharedEventID=_STR,
-    vpcEndpointId=_STR, vpcEndpointAccountId=_STR, eventCategory=_STR,
-    sessionCredentialFromConsole=_STR,
-    resources=_Ty("arr", elem=_obj(ARN=_STR, accountId=_STR, type=_STR)),
-    addendum=_obj(reason=_STR, updatedFields=_STR, originalRequestID=_STR, originalEventID=_STR),
-    tlsDetails=_obj(tlsVersion=_STR, cipherSuite=_STR, clientProvidedHostHeader=_STR),
-    # Per-event objects: only the keys CloudTrail documents for every event that has them.
-    additionalEventData=_obj(MFAUsed=_STR, LoginTo=_STR, MobileVersion=_STR),
-    requestParameters=_ANYOBJ, responseElements=_ANYOBJ,
-    serviceEventDetails=_ANYOBJ, edgeDeviceDetails=_ANYOBJ, insightDetails=_ANYOBJ,
-)
 
 _RULE_TYPES: Mapping[str, _Ty] = {"name": _STR, "severity": _STR, "tags": _STR}
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from . import catalog, formatter
+from . import formatter, schema
 from .nodes import KEYWORDS
 from .parser import CtrSyntaxError
 
@@ -508,7 +508,7 @@ class _Translator:
             on_missing = False
 
         # When is the Python operation defined for a present value?
-        known_string = catalog.field_type(f.key) == "string"
+        known_string = schema.field_type(f.key) == "string"
         needs_string = bool(f.funcs) or op in ("startswith", "endswith", "contains") or (
             op in ("<", "<=", ">", ">=") and isinstance(value, str))
         needs_number = op in ("<", "<=", ">", ">=") and not isinstance(value, str)

@@ -20,7 +20,7 @@ INVALID_TEMPLATE = "CTR016"
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+))*\Z")
 
 
-def _simple_path(text: str) -> n.Path | None:
+def _simple_path(text: str, span: n.Span | None = None) -> n.Path | None:
     """The common placeholder (`userIdentity.arn`, `resources.0.ARN`) without a Lark parse;
     anything else (backticks, `event.`, keywords, dunders) goes through the parser."""
     if not _PLAIN.match(text):
@@ -30,7 +30,7 @@ def _simple_path(text: str) -> n.Path | None:
     if head in n.KEYWORDS or head == "event" or any(
             isinstance(s, str) and s.startswith("__") and s.endswith("__") for s in segments):
         return None
-    return n.Path(tuple(segments))
+    return n.Path(tuple(segments), span=span)
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def parse_template(text: n.Text, filename: str) -> tuple[Template, list[Diagnost
             else:
                 span = where(i + 1, len(inner))
                 try:
-                    path = _simple_path(inner) or parse_path(
+                    path = _simple_path(inner, span) or parse_path(
                         inner.strip(), filename, span.line, span.col)
                 except CtrSyntaxError as err:
                     problems.append(Diagnostic(

@@ -14,8 +14,8 @@ already ships and writes, for every `eventSource`, the `eventName`s it can emit:
   names seen in real logs that the models spell differently, listed below with where they come from.
 
 The catalog errs on the side of knowing too many names: it exists to catch typos, so a name that
-*might* be emitted must never be reported. It also records the JSON types of the common top-level
-and `userIdentity` fields.
+*might* be emitted must never be reported. Field types live in the schema
+(scripts/build_schema.py).
 
     .venv/bin/python scripts/build_catalog.py            # rewrite the shipped catalog
     .venv/bin/python scripts/build_catalog.py --check    # exit 1 if it is out of date
@@ -133,81 +133,6 @@ _EXTRA_EVENTS: dict[str, tuple[str, ...]] = {
     "organizations.amazonaws.com": ("CreateAccountResult",),
 }
 
-# JSON types of fields every CloudTrail record may carry (CloudTrail record contents reference).
-# Any field may also be missing (null); these are the types of the values when present.
-FIELD_TYPES: dict[str, str] = {
-    "eventVersion": "string",
-    "eventTime": "string",
-    "eventSource": "string",
-    "eventName": "string",
-    "awsRegion": "string",
-    "sourceIPAddress": "string",
-    "userAgent": "string",
-    "errorCode": "string",
-    "errorMessage": "string",
-    "requestParameters": "object",
-    "responseElements": "object",
-    "additionalEventData": "object",
-    "requestID": "string",
-    "eventID": "string",
-    "eventType": "string",
-    "apiVersion": "string",
-    "readOnly": "boolean",
-    "managementEvent": "boolean",
-    "resources": "array",
-    "resources.ARN": "string",
-    "resources.accountId": "string",
-    "resources.type": "string",
-    "recipientAccountId": "string",
-    "serviceEventDetails": "object",
-    "sharedEventID": "string",
-    "vpcEndpointId": "string",
-    "vpcEndpointAccountId": "string",
-    "eventCategory": "string",
-    "addendum": "object",
-    "edgeDeviceDetails": "object",
-    "insightDetails": "object",
-    "tlsDetails": "object",
-    "tlsDetails.tlsVersion": "string",
-    "tlsDetails.cipherSuite": "string",
-    "tlsDetails.clientProvidedHostHeader": "string",
-    # CloudTrail writes this one as the *string* "true", not a boolean.
-    "sessionCredentialFromConsole": "string",
-    "userIdentity": "object",
-    "userIdentity.type": "string",
-    "userIdentity.principalId": "string",
-    "userIdentity.arn": "string",
-    "userIdentity.accountId": "string",
-    "userIdentity.accessKeyId": "string",
-    "userIdentity.userName": "string",
-    "userIdentity.invokedBy": "string",
-    "userIdentity.identityProvider": "string",
-    "userIdentity.credentialId": "string",
-    "userIdentity.onBehalfOf": "object",
-    "userIdentity.onBehalfOf.userId": "string",
-    "userIdentity.onBehalfOf.identityStoreArn": "string",
-    "userIdentity.sessionContext": "object",
-    "userIdentity.sessionContext.attributes": "object",
-    # Strings "true"/"false" in CloudTrail, not booleans.
-    "userIdentity.sessionContext.attributes.mfaAuthenticated": "string",
-    "userIdentity.sessionContext.attributes.creationDate": "string",
-    "userIdentity.sessionContext.sessionIssuer": "object",
-    "userIdentity.sessionContext.sessionIssuer.type": "string",
-    "userIdentity.sessionContext.sessionIssuer.principalId": "string",
-    "userIdentity.sessionContext.sessionIssuer.arn": "string",
-    "userIdentity.sessionContext.sessionIssuer.accountId": "string",
-    "userIdentity.sessionContext.sessionIssuer.userName": "string",
-    "userIdentity.sessionContext.sourceIdentity": "string",
-    "userIdentity.sessionContext.ec2RoleDelivery": "string",
-    "userIdentity.sessionContext.assumedRoot": "string",
-    "userIdentity.sessionContext.webIdFederationData": "object",
-    "additionalEventData.MFAUsed": "string",
-    "additionalEventData.LoginTo": "string",
-    "additionalEventData.MobileVersion": "string",
-    "responseElements.ConsoleLogin": "string",
-}
-
-
 def _sources_for(metadata: dict[str, Any]) -> set[str]:
     names: set[str] = set()
     for key in ("endpointPrefix", "signingName"):
@@ -256,7 +181,6 @@ def build() -> dict[str, Any]:
     return {
         "format": 1,
         "generated_from": {"botocore": botocore.__version__},
-        "field_types": dict(sorted(FIELD_TYPES.items())),
         "event_sources": {src: sorted(names) for src, names in sorted(sources.items())},
     }
 
@@ -266,7 +190,6 @@ def render(catalog: dict[str, Any]) -> str:
     lines = ["{"]
     lines.append(f'  "format": {json.dumps(catalog["format"])},')
     lines.append(f'  "generated_from": {json.dumps(catalog["generated_from"])},')
-    lines.append(f'  "field_types": {json.dumps(catalog["field_types"], indent=None)},')
     lines.append('  "event_sources": {')
     items = list(catalog["event_sources"].items())
     for i, (src, names) in enumerate(items):

@@ -10,7 +10,7 @@ from pathlib import Path
 import botocore
 import pytest
 
-from ctrules import catalog, cli
+from ctrules import catalog, cli, schema
 from ctrules.checks_cloudtrail import cloudtrail_findings
 from ctrules.parser import parse
 
@@ -69,15 +69,15 @@ def test_every_record_of_the_real_corpus_is_in_the_catalog() -> None:
 def test_unknown_source_and_field_types() -> None:
     cat = catalog.load()
     assert cat.emits("cloudtrial.amazonaws.com", "StopLogging") is None
-    assert catalog.field_type("readOnly") == "boolean"
-    assert catalog.field_type("managementEvent") == "boolean"
-    assert catalog.field_type("userIdentity.sessionContext.attributes.mfaAuthenticated") == "string"
-    assert catalog.field_type("sessionCredentialFromConsole") == "string"
-    assert catalog.field_type("resources.0.ARN") == "string"
-    assert catalog.field_type(("resources", 0, "ARN")) == "string"
-    assert catalog.field_type("resources") == "array"
-    assert catalog.field_type("resources.0") is None
-    assert catalog.field_type("requestParameters.bucketName") is None
+    assert schema.field_type("readOnly") == "boolean"
+    assert schema.field_type("managementEvent") == "boolean"
+    assert schema.field_type("userIdentity.sessionContext.attributes.mfaAuthenticated") == "string"
+    assert schema.field_type("sessionCredentialFromConsole") == "string"
+    assert schema.field_type("resources.0.ARN") == "string"
+    assert schema.field_type(("resources", 0, "ARN")) == "string"
+    assert schema.field_type("resources") == "array"
+    assert schema.field_type("resources.0") is None
+    assert schema.field_type("requestParameters.bucketName") is None
     assert catalog.suggest_event_name("StopLoging") == "StopLogging"
     assert catalog.suggest_event_name("stoplogging") == "StopLogging"
     assert catalog.suggest_event_name("Xyzzyplugh") is None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import ctrules
-from ctrules import catalog, cli
+from ctrules import catalog, cli, schema
 from ctrules import nodes as n
 from ctrules.parser import parse
 from ctrules.ruleset import default_rule_files
@@ -105,7 +105,7 @@ def test_examples_are_correctly_typed_cloudtrail_records(rule: n.RuleDecl) -> No
     """readOnly true, not "true"; mfaAuthenticated "false", not false; known sources and names."""
     for example in rule.examples:
         for path, value in _typed_fields(example.event):
-            want = catalog.field_type(path)
+            want = schema.field_type(path)
             if want is None or value is None:
                 continue
             assert _JSON_TYPE[type(value)] == want, (example.name, path, value)
