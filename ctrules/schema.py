@@ -128,6 +128,20 @@ def field_type(path: str | Sequence[str | int]) -> str | None:
     return None if ty is None else _JSON_NAMES[ty.kind]
 
 
+def layout_paths() -> Iterator[tuple[str, str]]:
+    """Every field of the record layout as (dotted path, JSON type name), parents first; an
+    array's element fields are reached through the array's own name (`resources.ARN`)."""
+
+    def walk(prefix: str, ty: FieldType) -> Iterator[tuple[str, str]]:
+        inner = ty.elem if ty.kind == "arr" and ty.elem is not None else ty
+        for name, sub in sorted((inner.fields or {}).items()):
+            path = f"{prefix}.{name}" if prefix else name
+            yield path, _JSON_NAMES[sub.kind]
+            yield from walk(path, sub)
+
+    return walk("", RECORD)
+
+
 # ---- per-event keys ---------------------------------------------------------------------------
 
 

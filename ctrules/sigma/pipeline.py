@@ -33,17 +33,17 @@ from sigma.processing.transformations.base import (
 from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaCasedString, SigmaExists, SigmaNull, SigmaString, SigmaType
 
-from .. import catalog
+from .. import schema
 
 CASE_EXACT_FIELDS: tuple[str, ...] = ("eventSource", "eventName")
 """Fields whose values CloudTrail spells exactly one way; compared case-sensitively."""
 
 
 def object_fields() -> tuple[str, ...]:
-    """The fields the CloudTrail catalog types as JSON objects or arrays (of objects:
+    """The fields the CloudTrail schema types as JSON objects or arrays (of objects:
     `resources`)."""
-    types = catalog.load().field_types
-    return tuple(sorted(name for name, kind in types.items() if kind in ("object", "array")))
+    paths = schema.layout_paths()
+    return tuple(sorted(name for name, kind in paths if kind in ("object", "array")))
 
 
 @dataclass
