@@ -24,6 +24,7 @@ import difflib
 import importlib
 import importlib.util
 import ipaddress
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -175,8 +176,7 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
             continue
         path = FsPath(raw)
         if path.is_dir():
-            files = sorted((p for p in path.rglob("*.ctr") if p.is_file()),
-                           key=lambda p: p.relative_to(path).as_posix())
+            files = sorted(_ctr_files(path), key=lambda p: p.relative_to(path).as_posix())
         elif path.exists():
             files = [path]
         else:
@@ -188,6 +188,25 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
             seen.add(key)
             out.append((str(file), file.read_bytes().decode("utf-8", "surrogateescape")))
     return out
+
+
+def _ctr_files(root: FsPath) -> list[FsPath]:
+    """`*.ctr` files under `root`, following symlinked directories (a rule pack assembled
+    from links) but entering each real directory once, so a link cycle ends."""
+    found: list[FsPath] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames.sort()
+        for name in filenames:
+            file = FsPath(dirpath) / name
+            if name.endswith(".ctr") and file.is_file():
+                found.append(file)
+    return found
 
 
 def check_sources(

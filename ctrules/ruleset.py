@@ -505,6 +505,15 @@ def blocking(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.is_error and d.code != EXPIRED_IGNORE]
 
 
+class EmptyRuleSet(RuleSetError):
+    """The paths hold no rule (no .ctr file, or only macros and lists): alerting would
+    silently never fire, so loading refuses."""
+
+    def __init__(self, where: str):
+        super().__init__([])
+        self.args = (f"{where}: no rules found (no .ctr files, or files declaring no rule)",)
+
+
 def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     """Check and compile a rule set (a .ctr file, a directory searched recursively, or several).
     Raises RuleSetError with every diagnostic when the rule set has errors: never half-loads."""
@@ -515,6 +524,8 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)
+    if not any(isinstance(d, n.RuleDecl) for f in files for d in f.decls):
+        raise EmptyRuleSet(", ".join(str(p) for p in paths))
     for d in diagnostics:
         if d.code == EXPIRED_IGNORE:
             log.warning("%s: %s (the ignore no longer applies)", d.span, d.message)

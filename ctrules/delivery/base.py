@@ -7,14 +7,15 @@ by the caller (batch item failure / non-zero exit), never treated as delivered.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-import orjson
-
 from ..alerts import Alert
+
+logger = logging.getLogger("ctrules.delivery")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ class JsonLinesSink:
             if alert.ignored:
                 ignored += 1
                 continue
-            out.write(orjson.dumps(alert.to_dict(), default=str).decode() + "\n")
+            line, rewritten = alert.to_json()
+            if rewritten:
+                logger.warning("alert %s/%s: values JSON cannot hold were rewritten",
+                               alert.rule, alert.event_id)
+            out.write(line.decode() + "\n")
             sent += 1
         out.flush()
         return DeliveryReport(delivered=sent, messages=sent, ignored=ignored)

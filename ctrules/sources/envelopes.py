@@ -55,9 +55,14 @@ class Skipped:
 Work = S3Object | Record | Skipped | BadRecord
 
 
+def is_digest_key(key: str) -> bool:
+    """Is this a CloudTrail digest file (integrity hashes, not events)?"""
+    return DIGEST_MARKER in key or "CloudTrail-Digest" in key.rsplit("/", 1)[-1]
+
+
 def is_log_key(key: str, suffixes: Sequence[str] = DEFAULT_SUFFIXES) -> str | None:
     """None if `key` is a CloudTrail log file to read, else why it is skipped."""
-    if DIGEST_MARKER in key or "CloudTrail-Digest" in key.rsplit("/", 1)[-1]:
+    if is_digest_key(key):
         return "digest file"
     if key.endswith("/"):
         return "folder marker"
