@@ -32,6 +32,7 @@ from ..sources.kinesis import decode_data
 from ..sources.logfile import BadRecord
 from .logs import log
 from .metrics import Counters
+from .pipeline import Batch
 from .runtime import Runtime
 
 logger = logging.getLogger("ctrules.aws.handler")
@@ -118,7 +119,7 @@ def _sqs(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[
         for problem in problems:
             batch.bad(problem, message_id)
             batch.fail(message_id, f"message is not a known envelope: {problem.reason}")
-        batch.add(message_id, work)
+        _add(batch, message_id, work)
     results = batch.finish()
     return [{"itemIdentifier": item} for item, result in results.items() if not result.ok]
 
@@ -173,7 +174,7 @@ def process_kinesis(runtime: Runtime, items: list[KinesisItem], counters: Counte
                 reason=unit.reason,
                 data_head=base64.b64encode((item.data or b"")[:2048]).decode(),
             )
-        batch.add(item.sequence_number, work)
+        _add(batch, item.sequence_number, work)
     results = batch.finish()
     return [seq for seq, result in results.items() if not result.ok]
 
@@ -185,8 +186,16 @@ def process_message(runtime: Runtime, message_id: str, body: Any, counters: Coun
     for problem in problems:
         batch.bad(problem, message_id)
         batch.fail(message_id, f"message is not a known envelope: {problem.reason}")
-    batch.add(message_id, work)
+    _add(batch, message_id, work)
     return [e for result in batch.finish().values() for e in result.errors]
+
+
+def _add(batch: Batch, item: str, work: list[Work]) -> None:
+    """Add one work item; whatever goes wrong fails that item only, never its neighbours."""
+    try:
+        batch.add(item, work)
+    except Exception as exc:  # a bug: keep the item for a retry (and the DLQ), say which
+        batch.fail(item, f"processing raised {type(exc).__name__}: {exc}")
 
 
 def _direct(runtime: Runtime, event: Any, kind: str, counters: Counters) -> None:

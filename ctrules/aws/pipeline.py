@@ -23,6 +23,7 @@ from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
+from ..sources.stream import MAX_DEPTH, depth_ok
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -94,6 +95,8 @@ class Batch:
                 log(logger, "info", "skipped", reason=unit.reason, detail=unit.detail, item=item)
             elif isinstance(unit, BadRecord):
                 self.bad(unit, item)
+            elif not depth_ok(unit):  # inline records did not pass the stream's bounds
+                self.bad(BadRecord(item, None, f"nested deeper than {MAX_DEPTH}"), item)
             else:
                 self.record(item, unit)
 
@@ -114,6 +117,25 @@ class Batch:
                     self.record(item, unit)
         except (ObjectMissing, ObjectUnreadable) as exc:
             self.fail(item, str(exc))
+            return
+        except MemoryError:
+            # Possibly the neighbours' fault (threads share the memory): a retry may succeed.
+            self.fail(item, f"{obj.uri}: out of memory while reading")
+            return
+        except Exception as exc:
+            # Decoding never raises by contract, so this is a bug meeting some input; the same
+            # bytes would raise again on every retry. Count and log it; the item's other files
+            # and the batch's other items go on.
+            self.counters.add("ObjectErrors")
+            log(
+                logger,
+                "error",
+                "object could not be processed (not retried)",
+                uri=obj.uri,
+                records_before=records,
+                error=f"{type(exc).__name__}: {exc}",
+                item=item,
+            )
             return
         log(logger, "info", "file done", uri=obj.uri, records=records, item=item)
 
