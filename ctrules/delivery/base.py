@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
@@ -57,19 +57,39 @@ class DeliveryReport:
         self.ignored += other.ignored
 
 
+OnDelivered = Callable[[Sequence[Alert]], None]
+"""Called by a sink as soon as one message (standing for these alerts) was accepted."""
+
+
 class Sink(Protocol):
     def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         """Deliver non-ignored alerts; suppressed (ignored) alerts are not sent."""
         ...
 
 
+class ConfirmingSink(Sink, Protocol):
+    """A sink that reports each message the moment it is accepted, so the dedup table records
+    it before the next message goes out (a process killed mid-batch then repeats nothing it
+    had confirmed). Marked by `confirms_each_message = True`."""
+
+    confirms_each_message: bool
+
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport: ...
+
+
 class JsonLinesSink:
     """Prints one JSON alert per line: the default when no Slack destination is configured."""
+
+    confirms_each_message = True
 
     def __init__(self, stream: IO[str] | None = None):
         self.stream = stream
 
-    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport:
         out = self.stream or sys.stdout
         sent = ignored = 0
         for alert in alerts:
@@ -82,5 +102,8 @@ class JsonLinesSink:
                                alert.rule, alert.event_id)
             out.write(line.decode() + "\n")
             sent += 1
+            if on_delivered is not None:
+                out.flush()
+                on_delivered([alert])
         out.flush()
         return DeliveryReport(delivered=sent, messages=sent, ignored=ignored)

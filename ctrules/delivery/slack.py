@@ -45,7 +45,7 @@ from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from ..alerts import Alert
-from .base import DeliveryFailure, DeliveryReport
+from .base import DeliveryFailure, DeliveryReport, OnDelivered
 from .factory import Destination, SlackSettings
 from .message import Payload, render_digest, render_group
 from .routing import AlertGroup, RuleSetLike, route
@@ -323,6 +323,7 @@ class SlackSink:
         self.transport = transport or SlackTransport(settings)
         # Counters for the caller's metrics; the container worker delivers from several threads.
         self._counter_lock = threading.Lock()
+        self._local = threading.local()  # the per-message callback of the running deliver()
         self.messages_sent = 0
         self.permanent_failures = 0
         self.transient_failures = 0
@@ -336,7 +337,20 @@ class SlackSink:
             log.exception("why() failed for rule %s", alert.rule)
             return ()
 
-    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+    confirms_each_message = True
+
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport:
+        """Route, group and post. `on_delivered` hears of each message's alerts as soon as
+        Slack accepted it (the dedup table confirms them before the next post)."""
+        self._local.on_delivered = on_delivered
+        try:
+            return self._deliver(alerts)
+        finally:
+            self._local.on_delivered = None
+
+    def _deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         s = self.settings
         groups, ignored = route(
             alerts, self.ruleset, s.destinations, s.default_destination, grouping=s.grouping
@@ -396,6 +410,9 @@ class SlackSink:
             self.messages_sent += 1
         report.messages += 1
         report.delivered += sum(g.count for g in groups)
+        on_delivered = getattr(self._local, "on_delivered", None)
+        if on_delivered is not None:
+            on_delivered([a for g in groups for a in g.alerts])
         return None, posted
 
     def _send_threaded(
