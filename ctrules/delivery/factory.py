@@ -16,8 +16,10 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from .base import JsonLinesSink, Sink
+from .redact import register
 from .routing import RuleSetLike
 
 SecretResolver = Callable[[str], str]
@@ -164,7 +166,7 @@ class Destination:
     """Where one destination name posts: exactly one of webhook_url / channel is set."""
 
     name: str
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)  # a credential: never shown
     channel: str | None = None
 
     @property
@@ -177,7 +179,7 @@ class Destination:
 class SlackSettings:
     destinations: Mapping[str, Destination]
     default_destination: str = "default"
-    bot_token: str | None = None
+    bot_token: str | None = field(default=None, repr=False)
     api_url: str = "https://slack.com/api/"
     account_names: Mapping[str, str] = field(default_factory=dict)
     thread_table: str | None = None
@@ -237,12 +239,34 @@ def _json_object(text: str, name: str) -> dict[str, Any]:
 
 def _destination(name: str, value: str, var: str) -> Destination:
     if value.startswith(("https://", "http://")):
+        register(value)
+        problem = _url_problem(value)
+        if problem:
+            raise SlackConfigError(
+                f"{var}: destination {name!r}: malformed webhook URL ({problem})"
+            )
         return Destination(name, webhook_url=value)
     if value.startswith("xox"):
         raise SlackConfigError(f"{var}: destination {name!r} looks like a token, not a target")
     if not value or any(ch.isspace() for ch in value):
         raise SlackConfigError(f"{var}: destination {name!r} must be a webhook URL or a channel id")
     return Destination(name, channel=value)
+
+
+def _url_problem(url: str) -> str | None:
+    """Why a webhook URL cannot be posted to (never quoting it), or None."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return "it contains whitespace or control characters"
+    try:
+        split = urlsplit(url)
+        split.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "it does not parse as a URL"
+    if not split.hostname:
+        return "it has no host"
+    if split.path in ("", "/"):
+        return "it has no path"
+    return None
 
 
 def load_settings(
@@ -277,6 +301,7 @@ def load_settings(
 
     token_raw = _get(config_env, "CTRULES_SLACK_BOT_TOKEN")
     token = _resolve(token_raw, "CTRULES_SLACK_BOT_TOKEN", secret_resolver) if token_raw else None
+    register(token)
     needs_token = [d.name for d in destinations.values() if d.channel]
     if needs_token and not token:
         raise SlackConfigError(
