@@ -48,7 +48,9 @@ RECORD_HEAD = '{"eventVersion"'
 """How every record CloudTrail writes begins."""
 
 _RECORDS_HEAD = re.compile(r'\{\s*"Records"\s*:\s*\[')
-_NOT_WS = re.compile("[^ \t\r\n\ufeff]")
+_WS = " \t\r\n\ufeff"
+_WS_RUN = re.compile("[ \t\r\n\ufeff]*")
+_SPACES = re.compile(" *")
 # Where a new top-level document may begin after junk: a line starting with `{` or `[`.
 _LINE_START = re.compile(r"\n(?=[\[{])")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -144,7 +146,9 @@ class _Inflate:
                     if out:
                         yield out
                     if inflater.eof:
-                        pending = inflater.unused_data + pending
+                        # What follows this member (at the end, zlib reports the same bytes
+                        # as unconsumed_tail too: taking both would replay them).
+                        pending = inflater.unused_data
                         inflater = None
                     continue
                 nxt = next(it, None)
@@ -206,13 +210,23 @@ class _Text:
     def skip_ws(self, pos: int) -> int:
         """Index of the next non-space char (reading more as needed); len(buf) at end."""
         while True:
-            match = _NOT_WS.search(self.buf, pos)
-            if match is not None:
-                return match.start()
+            buf = self.buf
+            if pos < len(buf) and buf[pos] not in _WS:
+                return pos  # the common case: at most a space or two between values
+            # A run-matching regex is several times faster than searching for a non-space
+            # (and a run of plain spaces faster still): whitespace bombs are mostly spaces.
+            pos = _run_end(_WS_RUN, buf, _run_end(_SPACES, buf, pos))
+            if pos < len(buf):
+                return pos
             if self.eof:
                 return len(self.buf)
             self.more(len(self.buf))
             pos = 0
+
+
+def _run_end(run: re.Pattern[str], buf: str, pos: int) -> int:
+    match = run.match(buf, pos)  # a `*` pattern always matches
+    return match.end() if match is not None else pos
 
 
 def iter_stream(
