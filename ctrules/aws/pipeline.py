@@ -23,7 +23,7 @@ from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
-from ..sources.stream import MAX_DEPTH, depth_ok
+from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -98,6 +98,9 @@ class Batch:
             elif not depth_ok(unit):  # inline records did not pass the stream's bounds
                 self.bad(BadRecord(item, None, f"nested deeper than {MAX_DEPTH}"), item)
             else:
+                unit, lone = mend_surrogates(unit)
+                if lone:
+                    self.bad(BadRecord(item, None, f"{lone} lone surrogate(s) replaced"), item)
                 self.record(item, unit)
 
     def add_object(self, item: str, obj: S3Object) -> None:

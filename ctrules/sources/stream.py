@@ -346,11 +346,23 @@ def _decode(text: _Text, pos: int, limit: int) -> tuple[int, Any, int, str | Non
 def _mend_surrogates(value: Any, text: _Text) -> Any:
     """A `\\udXXX` escape without its pair decodes to a lone surrogate, which no encoder
     downstream (orjson, UTF-8 for Slack) accepts: replace each by U+FFFD and count it."""
+    mended, count = mend_surrogates(value)
+    text.bad_utf8 += count
+    return mended
+
+
+def mend_surrogates(value: Any) -> tuple[Any, int]:
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD, and how
+    many there were. For records decoded elsewhere (a Lambda event); depth must be bounded."""
+    count = 0
 
     def mend(item: Any) -> Any:
+        nonlocal count
         if isinstance(item, str):
-            fixed, count = _SURROGATE.subn("\ufffd", item)
-            text.bad_utf8 += count
+            if item.isascii():
+                return item
+            fixed, n = _SURROGATE.subn("\ufffd", item)
+            count += n
             return fixed
         if isinstance(item, dict):
             return {mend(k): mend(v) for k, v in item.items()}
@@ -358,7 +370,8 @@ def _mend_surrogates(value: Any, text: _Text) -> Any:
             return [mend(v) for v in item]
         return item
 
-    return mend(value)  # depth is already bounded by MAX_DEPTH
+    mended = mend(value)
+    return (mended, count) if count else (value, 0)
 
 
 def _too_deep(value: Any, buf: str, start: int, end: int) -> bool:
