@@ -8,6 +8,8 @@ import argparse
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,24 @@ def _run_cli(*argv: str) -> int:
     register(parser.add_subparsers())
     args = parser.parse_args(list(argv))
     return int(args.func(args))
+
+
+@contextmanager
+def _debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Everything at DEBUG from ctrules' and slack_sdk's loggers into caplog (the ctrules
+    logger does not propagate once the consumer set up its JSON logging)."""
+    loggers = [logging.getLogger(name) for name in ("ctrules", "slack_sdk")]
+    levels = [lg.level for lg in loggers]
+    caplog.handler.setLevel(logging.DEBUG)
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+            lg.removeHandler(caplog.handler)
 
 
 def _clean(text: str) -> bool:
@@ -97,7 +117,7 @@ def test_debug_logging_of_slack_sdk_never_shows_url_or_token(
     )
     slack_server.token = TOKEN
     slack_server.fail_next(1, status=500, match="hooks")  # retries log the URL at INFO
-    with caplog.at_level(logging.DEBUG):
+    with _debug_logging(caplog):
         sink = build_sink(None, env)
         assert isinstance(sink, SlackSink)
         report = sink.deliver([ALERT])
@@ -128,7 +148,7 @@ def test_a_url_slack_sdk_cannot_send_to_fails_the_delivery_not_the_process(
     # Past validation (e.g. settings built in code): http.client's InvalidURL quotes the path.
     dest = Destination("default", webhook_url=f"http://127.0.0.1:9/hooks/{SECRET_PATH} x")
     sink = SlackSink(SlackSettings({"default": dest}, max_retries=0, timeout=0.5))
-    with caplog.at_level(logging.DEBUG):
+    with _debug_logging(caplog):
         report = sink.deliver([ALERT])
     assert len(report.failures) == 1
     failure = report.failures[0]
