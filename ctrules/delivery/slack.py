@@ -46,10 +46,10 @@ from slack_sdk.webhook import WebhookClient
 
 from ..alerts import Alert
 from .base import DeliveryFailure, DeliveryReport, OnDelivered
-from .factory import Destination, SlackSettings
 from .message import Payload, render_digest, render_group
 from .redact import redact, register, sdk_logger
 from .routing import AlertGroup, RuleSetLike, route
+from .settings import Destination, SlackSettings
 from .threads import ThreadStore
 
 log = logging.getLogger("ctrules.delivery.slack")
