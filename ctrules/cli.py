@@ -375,6 +375,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ruleset = _load(rules_paths)
     if ruleset is None:
         return 1
+    if not ruleset.rules:
+        print("ctrules run: warning: the rule set declares no rule; no alert can fire",
+              file=sys.stderr)
     sink: Any = None
     if args.deliver:
         sink = _delivery_sink(ruleset)

@@ -506,12 +506,13 @@ def blocking(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 class EmptyRuleSet(RuleSetError):
-    """The paths hold no rule (no .ctr file, or only macros and lists): alerting would
-    silently never fire, so loading refuses."""
+    """The paths hold nothing (no .ctr file, only empty ones, /dev/null): alerting would
+    silently never fire, so loading refuses. (Files of routes or ignores alone load: they are
+    overlays for a pack loaded with them.)"""
 
     def __init__(self, where: str):
         super().__init__([])
-        self.args = (f"{where}: no rules found (no .ctr files, or files declaring no rule)",)
+        self.args = (f"{where}: no rules found (no .ctr files, or only empty ones)",)
 
 
 def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
@@ -524,7 +525,7 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)
-    if not any(isinstance(d, n.RuleDecl) for f in files for d in f.decls):
+    if not any(f.decls for f in files):
         raise EmptyRuleSet(", ".join(str(p) for p in paths))
     for d in diagnostics:
         if d.code == EXPIRED_IGNORE:
