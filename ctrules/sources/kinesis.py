@@ -18,10 +18,11 @@ import orjson
 
 from .envelopes import Skipped, Work, unwrap
 from .logfile import GZIP_MAGIC, BadRecord
-from .stream import MAX_DEPTH, MAX_DOCUMENT_CHARS, depth_ok
+from .stream import MAX_DEPTH, depth_ok
 
-MAX_DATA_BYTES = MAX_DOCUMENT_CHARS
-"""Decompressed bytes of one Kinesis record (a CloudWatch Logs batch is at most a few MB)."""
+MAX_DATA_BYTES = 32 << 20
+"""Decompressed bytes of one Kinesis record (at most 1 MiB compressed; CloudTrail JSON
+compresses about 10-15 times)."""
 
 
 def decode_data(data: bytes, source: str) -> Iterator[Work]:

@@ -36,9 +36,9 @@ MAX_OBJECT_BYTES = 1 << 30
 MAX_RECORD_CHARS = 8 << 20
 """A CloudTrail event is at most a few hundred KB; past this, an element that still does not
 decode is corrupt rather than incomplete."""
-MAX_DOCUMENT_CHARS = 64 << 20
+MAX_DOCUMENT_CHARS = 16 << 20
 """A document that cannot be streamed (its first key is not "Records") is decoded whole up to
-this size."""
+this size (peak memory about six times that: the text and its decoded objects)."""
 MAX_DEPTH = 128
 """Nesting of a record (objects and arrays); deeper records are bad, never a crash later on."""
 MAX_BAD_RECORDS = 10_000
