@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
+
+_SAFE_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -61,3 +67,38 @@ class Alert:
             "ignored_by": list(self.ignored_by),
             "event": self.event,
         }
+
+    def to_json(self) -> tuple[bytes, bool]:
+        """`to_dict` as one JSON line (no newline), and whether it had to be made safe."""
+        return json_line(self.to_dict())
+
+
+def json_line(value: Any) -> tuple[bytes, bool]:
+    """Serialise for output; never raises. orjson refuses some data that decodes fine (a lone
+    surrogate, an integer >= 2**64, nesting past 255): such values are rewritten — surrogates
+    as U+FFFD, big integers as strings, deep nesting cut off — and the second item says so."""
+    try:
+        return orjson.dumps(value, default=str), False
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return orjson.dumps(_safe(value, 0), default=str), True
+
+
+def _safe(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**64:
+            return value
+        try:
+            return str(value)
+        except ValueError:
+            return "<integer too long>"
+    if depth >= _SAFE_DEPTH:
+        return "<nested too deeply>"
+    if isinstance(value, Mapping):
+        return {_safe(str(k), depth): _safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v, depth + 1) for v in value]
+    return _safe(str(value), depth)

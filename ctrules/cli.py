@@ -15,13 +15,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from . import diagnostics as diag
 from . import nodes as n
 from .diagnostics import Diagnostic, RuleSetError
-from .ruleset import RuleSet, blocking, default_rule_files, default_rules_path, load_rules
-from .sources.logfile import BadRecord, iter_records
+from .ruleset import (
+    EmptyRuleSet,
+    RuleSet,
+    blocking,
+    default_rule_files,
+    default_rules_path,
+    load_rules,
+)
+from .sources.envelopes import is_digest_key
+from .sources.logfile import BadRecord
 from .sources.stream import iter_stream
 
 # Feature modules that add sub-commands (each has `register(subparsers)`).
@@ -42,10 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except BrokenPipeError:  # `ctrules run ... | head` is normal use
+    except BrokenPipeError:  # `ctrules run ... | head` is normal use: stop quietly, as Unix
+        _silence_stdout()    # tools do (and keep Python from complaining at exit)
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 # Every subcommand names its rule set the same way: positional, files / directories / `default`.
@@ -183,6 +198,9 @@ def _load(paths: Sequence[str | Path]) -> RuleSet | None:
     """Load a rule set, or print why not (with carets) and return None."""
     try:
         return load_rules(list(paths))
+    except EmptyRuleSet as err:
+        print(f"ctrules: {err}", file=sys.stderr)
+        return None
     except RuleSetError as err:
         texts = {}
         for d in err.diagnostics:
@@ -240,7 +258,12 @@ class _Chunks:
     """A file (or stdin) read in 1 MiB chunks, so a large log is never held whole."""
 
     def __init__(self, name: str):
-        self.stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+        if name == "-":
+            if sys.stdin is None:  # started with stdin closed (`<&-`)
+                raise OSError(9, "standard input is closed")
+            self.stream: IO[bytes] = sys.stdin.buffer
+        else:
+            self.stream = open(name, "rb")  # noqa: SIM115
         self.owned = name != "-"
 
     def __iter__(self) -> Iterator[bytes]:
@@ -258,15 +281,7 @@ def _read_chunks(name: str) -> _Chunks:
     return _Chunks(name)
 
 
-def _read_input(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
-    return Path(name).read_bytes()
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain_rule
-
     ruleset = _load(rule_paths([args.ruleset]))
     if ruleset is None:
         return 1
@@ -274,12 +289,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"ctrules explain: no rule named {args.rule!r}", file=sys.stderr)
         return 2
     try:
-        data = _read_input(args.event)
+        chunks = _read_chunks(args.event)
     except OSError as exc:
-        print(f"ctrules explain: {exc}", file=sys.stderr)
+        print(f"ctrules explain: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    with chunks:
+        try:
+            status = _explain_records(args, ruleset, iter_stream(chunks, args.event))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            print(f"ctrules explain: {args.event}: read failed: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+    return status
+
+
+def _explain_records(args: argparse.Namespace, ruleset: RuleSet,
+                     items: Iterator[dict[str, Any] | BadRecord]) -> int:
+    from .explain import explain_rule
+
     status = 0
-    for item in iter_records(data, args.event):
+    for item in items:
         if isinstance(item, BadRecord):
             print(f"{item.source}: bad record {item.index}: {item.reason}", file=sys.stderr)
             status = 1
@@ -367,11 +398,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     ruleset = _load(rules_paths)
     if ruleset is None:
         return 1
+    if not ruleset.rules:
+        print("ctrules run: warning: the rule set declares no rule; no alert can fire",
+              file=sys.stderr)
     sink: Any = None
     if args.deliver:
-        from .delivery.factory import build_sink
-
-        sink = build_sink(ruleset, os.environ)
+        sink = _delivery_sink(ruleset)
+        if sink is None:
+            return 2
     stats = _RunStats()
     progress = _Progress(len(logs), not args.quiet)
     out = sys.stdout.buffer
@@ -379,6 +413,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     # time here (~20% of a run); the rule set built above is frozen out of its sight.
     gc.freeze()
     for done, name in enumerate(logs, 1):
+        if name != "-" and is_digest_key(name.replace(os.sep, "/")):
+            stats.skipped += 1
+            print(f"ctrules run: {name}: skipped: a CloudTrail digest file, not a log file",
+                  file=sys.stderr)
+            continue
         try:
             chunks = _read_chunks(name)
         except OSError as exc:
@@ -407,7 +446,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                         else:
                             stats.alerts[alert.rule] += 1
                             batch.append(alert)
-                        out.write(orjson.dumps(alert.to_dict(), default=str) + b"\n")
+                        line, rewritten = alert.to_json()
+                        if rewritten:
+                            stats.rewritten += 1
+                        out.write(line + b"\n")
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             stats.bad_files += 1
             print(f"\nctrules run: {name}: read failed: {exc.strerror or exc}", file=sys.stderr)
@@ -427,6 +471,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if (stats.bad_files or stats.bad_records or stats.delivery_failures) else 0
 
 
+def _delivery_sink(ruleset: RuleSet) -> Any:
+    """The configured sink for `run --deliver`, resolving `ssm:`/`secretsmanager:` references
+    as the Lambda handler does; None (after saying why, never a secret) if it cannot be built."""
+    from .aws.secrets import SecretError, local_resolver
+    from .delivery.factory import SlackConfigError, build_sink
+
+    try:
+        return build_sink(ruleset, os.environ, secret_resolver=local_resolver(os.environ))
+    except (SlackConfigError, SecretError) as exc:
+        print(f"ctrules run: --deliver: {exc}", file=sys.stderr)
+        return None
+
+
 class _RunStats:
     def __init__(self) -> None:
         self.files = 0
@@ -434,6 +491,8 @@ class _RunStats:
         self.records = 0
         self.bad_records = 0
         self.delivery_failures = 0
+        self.skipped = 0
+        self.rewritten = 0
         self.alerts: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
 
@@ -445,6 +504,11 @@ class _RunStats:
             out.write(f"  alerts  {count:>7}  {rule}\n")
         for ignore, count in self.ignored.most_common():
             out.write(f"  ignored {count:>7}  {ignore}\n")
+        if self.skipped:
+            out.write(f"skipped: {self.skipped} CloudTrail digest file(s)\n")
+        if self.rewritten:
+            out.write(f"alerts with values JSON cannot hold (rewritten in the output): "
+                      f"{self.rewritten}\n")
         if self.delivery_failures:
             out.write(f"delivery failures: {self.delivery_failures}\n")
 

@@ -33,16 +33,31 @@ def _pack_dir() -> Path | None:
         return None
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+    """The `.ctr` files under `root`, and those reached through a symlinked directory (a rule
+    pack assembled from links is followed, but each real directory is entered once, so a link
+    cycle ends)."""
     found: list[Path] = []
-    for here, dirs, files in os.walk(root):
+    linked: set[Path] = set()
+    entered: set[str] = set()
+    for here, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(here)
+        if real in entered:
+            dirs[:] = []
+            continue
+        entered.add(real)
         base = Path(here)
         # Pruned in place so os.walk does not descend into them.
-        dirs[:] = [
+        dirs[:] = sorted(
             d for d in dirs if not d.startswith(".") and not (base / d / "pyvenv.cfg").exists()
-        ]
-        found.extend(base / f for f in files if f.endswith(".ctr"))
-    return found
+        )
+        through_link = real != os.path.abspath(here)
+        for f in files:
+            if f.endswith(".ctr"):
+                found.append(base / f)
+                if through_link:
+                    linked.add(base / f)
+    return found, linked
 
 
 def _git_visible(root: Path) -> set[Path] | None:
@@ -88,8 +103,11 @@ def directory_rule_files(root: Path) -> list[Path]:
     if pack is not None and root.resolve() == pack:
         files = [p for p in root.glob("*.ctr") if p.is_file()]
     else:
-        files = [p for p in _walk(root) if p.is_file()]
+        walked, linked = _walk(root)
+        files = [p for p in walked if p.is_file()]
         visible = _git_visible(root) if files else None
         if visible is not None:
-            files = [p for p in files if p.resolve() in visible]
+            # git lists a symlinked directory, not the files behind it: those were linked in
+            # on purpose and are kept.
+            files = [p for p in files if p in linked or p.resolve() in visible]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())

@@ -505,6 +505,16 @@ def blocking(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.is_error and d.code != EXPIRED_IGNORE]
 
 
+class EmptyRuleSet(RuleSetError):
+    """The paths hold nothing (no .ctr file, only empty ones, /dev/null): alerting would
+    silently never fire, so loading refuses. (Files of routes or ignores alone load: they are
+    overlays for a pack loaded with them.)"""
+
+    def __init__(self, where: str):
+        super().__init__([])
+        self.args = (f"{where}: no rules found (no .ctr files, or only empty ones)",)
+
+
 def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     """Check and compile a rule set (a .ctr file, a directory searched recursively, or several).
     Raises RuleSetError with every diagnostic when the rule set has errors: never half-loads."""
@@ -515,6 +525,8 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)
+    if not any(f.decls for f in files):
+        raise EmptyRuleSet(", ".join(str(p) for p in paths))
     for d in diagnostics:
         if d.code == EXPIRED_IGNORE:
             log.warning("%s: %s (the ignore no longer applies)", d.span, d.message)

@@ -54,7 +54,7 @@ ENVIRONMENT: dict[str, EnvVar] = {
     "CTRULES_DEDUP_TABLE": EnvVar(
         "",
         "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) that "
-        "makes delivery at-most-once per (rule, eventID) across retries and workers, by a "
+        "makes delivery once-only per (rule, eventID) across retries, workers and kills, by a "
         "conditional put. Empty: no deduplication (a retried file may alert twice).",
     ),
     "CTRULES_DEDUP_TTL_SECONDS": EnvVar(

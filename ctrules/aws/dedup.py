@@ -1,4 +1,4 @@
-"""AWS runtime — at-most-once delivery per (rule, eventID) across retries and workers.
+"""AWS runtime — once-only delivery per (rule, eventID) across retries, workers and kills.
 
 S3 notifications, SQS messages and Kinesis batches are redelivered on retry, so the same
 CloudTrail event can be evaluated twice. With a DynamoDB table configured, each alert is
@@ -10,9 +10,14 @@ and *released* if delivery failed:
 - pending under another live claim -> busy: the work item fails and is retried later, so an
   alert is never dropped because a worker died holding its claim.
 
-The one window left is a worker dying after the sink sent an alert and before `confirm` (a few
-milliseconds); the lease then expires and the alert may be sent twice. Items expire through the
-table's TTL attribute `expires_at`.
+Confirmation is per message, not per chunk: the pipeline hands the sink a callback and a sink
+that supports it (Slack, JSON lines) reports each message the moment it was accepted, and its
+alerts are confirmed before the next message is posted. A worker killed at any point therefore
+repeats nothing it had confirmed: the claims of messages not yet sent expire after the lease
+and the retry sends them once. The one window left is a kill after Slack accepted a message and
+before its `delivered` write returned (one HTTP answer plus one DynamoDB write): that message
+may be posted twice. Neither incoming webhooks nor chat.postMessage take an idempotency key, so
+no client can close that window. Items expire through the table's TTL attribute `expires_at`.
 """
 
 from __future__ import annotations

@@ -24,14 +24,11 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from ..sources.envelopes import Work, unwrap
-from ..sources.kinesis import decode_data
-from ..sources.logfile import BadRecord
 from .logs import log
 from .metrics import Counters
+from .processing import KinesisItem, add_work, envelope_work, process_kinesis
 from .runtime import Runtime
 
 logger = logging.getLogger("ctrules.aws.handler")
@@ -103,15 +100,6 @@ def handle(runtime: Runtime, event: Any, context: Any = None) -> dict[str, Any] 
         )
 
 
-def envelope_work(body: Any, source: str) -> tuple[list[Work], list[BadRecord]]:
-    """Unwrap a message; its own (envelope-level) problems are returned apart."""
-    work: list[Work] = []
-    problems: list[BadRecord] = []
-    for unit in unwrap(body, source):
-        (problems if isinstance(unit, BadRecord) else work).append(unit)  # type: ignore[arg-type]
-    return work, problems
-
-
 def _sqs(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[str, str]]:
     batch = runtime.pipeline.batch(counters)
     for record in records:
@@ -120,17 +108,9 @@ def _sqs(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[
         for problem in problems:
             batch.bad(problem, message_id)
             batch.fail(message_id, f"message is not a known envelope: {problem.reason}")
-        batch.add(message_id, work)
+        add_work(batch, message_id, work)
     results = batch.finish()
     return [{"itemIdentifier": item} for item, result in results.items() if not result.ok]
-
-
-@dataclass(frozen=True)
-class KinesisItem:
-    sequence_number: str
-    partition_key: str | None
-    data: bytes | None  # None: the Lambda event's data was not valid base64
-    source: str
 
 
 def _kinesis(runtime: Runtime, records: list[Any], counters: Counters) -> list[dict[str, str]]:
@@ -148,56 +128,13 @@ def _kinesis(runtime: Runtime, records: list[Any], counters: Counters) -> list[d
     return [{"itemIdentifier": seq} for seq in failed]
 
 
-def process_kinesis(runtime: Runtime, items: list[KinesisItem], counters: Counters) -> list[str]:
-    """Evaluate a batch of Kinesis records; returns the sequence numbers that must be retried."""
-    batch = runtime.pipeline.batch(counters)
-    for item in items:
-        work: list[Work] = []
-        units: list[Work] = (
-            list(decode_data(item.data, item.source))
-            if item.data is not None
-            else [BadRecord(item.source, None, "data is not base64")]
-        )
-        for unit in units:
-            if not isinstance(unit, BadRecord):
-                work.append(unit)
-                continue
-            # Poison record: retrying cannot fix it, so it is logged with enough to find and
-            # replay it (sequence number, partition key, the start of its data) and counted.
-            counters.add("BadRecords")
-            log(
-                logger,
-                "error",
-                "undecodable kinesis record",
-                sequence_number=item.sequence_number,
-                partition_key=item.partition_key,
-                index=unit.index,
-                reason=unit.reason,
-                data_head=base64.b64encode((item.data or b"")[:2048]).decode(),
-            )
-        batch.add(item.sequence_number, work)
-    results = batch.finish()
-    return [seq for seq, result in results.items() if not result.ok]
-
-
-def process_message(runtime: Runtime, message_id: str, body: Any, counters: Counters) -> list[str]:
-    """Process one SQS message body on its own; returns its errors (empty: delete it)."""
-    batch = runtime.pipeline.batch(counters)
-    work, problems = envelope_work(body, f"sqs:{message_id}")
-    for problem in problems:
-        batch.bad(problem, message_id)
-        batch.fail(message_id, f"message is not a known envelope: {problem.reason}")
-    batch.add(message_id, work)
-    return [e for result in batch.finish().values() for e in result.errors]
-
-
 def _direct(runtime: Runtime, event: Any, kind: str, counters: Counters) -> None:
     batch = runtime.pipeline.batch(counters)
     work, problems = envelope_work(event, kind)
     for problem in problems:
         batch.bad(problem, kind)
         batch.fail(kind, f"event is not a known envelope: {problem.reason}")
-    batch.add(kind, work)
+    add_work(batch, kind, work)
     errors = [e for result in batch.finish().values() for e in result.errors]
     if errors:
         raise ProcessingFailed(f"{len(errors)} failure(s): " + "; ".join(errors[:5]))

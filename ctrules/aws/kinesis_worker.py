@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .handler import KinesisItem, process_kinesis
 from .logs import log
 from .metrics import Counters
+from .processing import KinesisItem, process_kinesis
 from .runtime import Runtime
 
 logger = logging.getLogger("ctrules.aws.kinesis")

@@ -2,17 +2,21 @@
 
 CloudWatch Logs Insights can query the fields directly. Callers pass context as keyword fields
 (`log(logger, "info", "file done", uri=..., records=...)`); secrets are never passed in — the
-config's repr hides anything that may hold one, and alerts are written by the delivery layer.
+config's repr hides anything that may hold one, alerts are written by the delivery layer, and
+every line is passed through `delivery.redact` in case a webhook URL or token slipped in.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from typing import Any
 
 import orjson
+
+from ..delivery.redact import redact
 
 _FIELDS = "ctrules_fields"
 
@@ -31,7 +35,14 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        try:
+            line = orjson.dumps(entry, default=str).decode()
+        except TypeError:  # a value orjson refuses (lone surrogate, huge int): never lose a line
+            line = json.dumps(entry, default=str)
+        # Last line of defence: a webhook URL or token that slipped into a message or field.
+        return redact(line)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -23,6 +23,7 @@ TOTALS = (
     "Skipped",
     "Records",
     "BadRecords",
+    "ObjectErrors",
     "Matched",
     "Ignored",
     "Duplicates",

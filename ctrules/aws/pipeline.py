@@ -23,6 +23,7 @@ from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
+from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -94,7 +95,12 @@ class Batch:
                 log(logger, "info", "skipped", reason=unit.reason, detail=unit.detail, item=item)
             elif isinstance(unit, BadRecord):
                 self.bad(unit, item)
+            elif not depth_ok(unit):  # inline records did not pass the stream's bounds
+                self.bad(BadRecord(item, None, f"nested deeper than {MAX_DEPTH}"), item)
             else:
+                unit, lone = mend_surrogates(unit)
+                if lone:
+                    self.bad(BadRecord(item, None, f"{lone} lone surrogate(s) replaced"), item)
                 self.record(item, unit)
 
     def add_object(self, item: str, obj: S3Object) -> None:
@@ -114,6 +120,25 @@ class Batch:
                     self.record(item, unit)
         except (ObjectMissing, ObjectUnreadable) as exc:
             self.fail(item, str(exc))
+            return
+        except MemoryError:
+            # Possibly the neighbours' fault (threads share the memory): a retry may succeed.
+            self.fail(item, f"{obj.uri}: out of memory while reading")
+            return
+        except Exception as exc:
+            # Decoding never raises by contract, so this is a bug meeting some input; the same
+            # bytes would raise again on every retry. Count and log it; the item's other files
+            # and the batch's other items go on.
+            self.counters.add("ObjectErrors")
+            log(
+                logger,
+                "error",
+                "object could not be processed (not retried)",
+                uri=obj.uri,
+                records_before=records,
+                error=f"{type(exc).__name__}: {exc}",
+                item=item,
+            )
             return
         log(logger, "info", "file done", uri=obj.uri, records=records, item=item)
 
@@ -184,32 +209,54 @@ class Batch:
             to_send = claim.claimed
         if not to_send:
             return
-        # Delivery and its dedup confirmation happen under one lock: another thread's delivery
-        # never starts between this chunk being sent and being recorded as sent, which keeps
-        # the duplicate window (process death between send and confirm) to this chunk alone.
-        with self.p._deliver_lock:
-            try:
-                report = self.p.sink.deliver(to_send)
-            except Exception as exc:  # a sink must report, not raise; treat a raise as total
-                report = DeliveryReport(
-                    failures=[DeliveryFailure("*", f"sink raised {type(exc).__name__}: {exc}")]
-                )
-            failed = self._account(report, to_send, owner_of)
+        # Claim, deliver, confirm: a sink that reports each accepted message (Slack, JSON
+        # lines) has it confirmed in the dedup table before its next message goes out, so a
+        # process killed mid-delivery repeats at most the one message in flight — never the
+        # chunk. Delivery runs under one lock: sinks need not be thread-safe.
+        confirmed: set[int] = set()
+
+        def on_delivered(alerts: Sequence[Alert]) -> None:
+            confirmed.update(id(a) for a in alerts)
             if dedup is not None:
-                delivered = [a for a in to_send if id(a) not in failed]
-                retry = [a for a in to_send if id(a) in failed]
+                self._confirm(dedup, alerts)
+
+        with self.p._deliver_lock:
+            sink: Any = self.p.sink
+            try:
+                if getattr(sink, "confirms_each_message", False):
+                    report = sink.deliver(to_send, on_delivered=on_delivered)
+                else:
+                    report = sink.deliver(to_send)
+            except Exception as exc:  # a sink must report, not raise: what it confirmed before
+                # raising was delivered, the rest failed
+                unsent = tuple(a.event_id or "-" for a in to_send if id(a) not in confirmed)
+                reason = f"sink raised {type(exc).__name__}: {exc}"
+                report = DeliveryReport(
+                    delivered=len(confirmed),
+                    failures=[DeliveryFailure("*", reason, event_ids=unsent if confirmed else ())],
+                )
+            failed = self._account(report, to_send, owner_of) - confirmed
+            if dedup is not None:
+                delivered = [
+                    a for a in to_send if id(a) not in failed and id(a) not in confirmed
+                ]
+                retry = [a for a in to_send if id(a) in failed and id(a) not in confirmed]
+                self._confirm(dedup, delivered)
                 try:
-                    dedup.confirm(delivered)
                     dedup.release(retry)
-                except Exception as exc:
-                    # Delivered but not recorded: a retry may repeat these alerts. Say so; do
-                    # not fail the items (that would make the repeat certain).
-                    log(
-                        logger,
-                        "error",
-                        "dedup confirm failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
+                except Exception as exc:  # the claims expire after the lease instead
+                    log(logger, "error", "dedup release failed",
+                        error=f"{type(exc).__name__}: {exc}")
+
+    def _confirm(self, dedup: DedupTable, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        try:
+            dedup.confirm(alerts)
+        except Exception as exc:
+            # Delivered but not recorded: a retry may repeat these alerts. Say so; do not fail
+            # the items (that would make the repeat certain).
+            log(logger, "error", "dedup confirm failed", error=f"{type(exc).__name__}: {exc}")
 
     def _account(
         self, report: DeliveryReport, sent: list[Alert], owner_of: dict[int, str]

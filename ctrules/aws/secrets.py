@@ -8,10 +8,11 @@ call SSM per invocation yet a rotated secret is picked up. Values are never logg
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 ClientFactory = Callable[[str], Any]
@@ -76,3 +77,12 @@ class SecretResolver:
         except Exception as exc:  # botocore errors; the reference (not a value) is safe to show
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             raise SecretError(f"cannot read secret {ref!r}: {code}") from exc
+
+
+def local_resolver(env: Mapping[str, str]) -> SecretResolver | None:
+    """A resolver for command-line use (boto3's default credentials and region), or None when
+    no value in `env` is a reference (so boto3 is not even imported)."""
+    if not any(is_secret_ref(v) for v in env.values()):
+        return None
+    boto3: Any = importlib.import_module("boto3")
+    return SecretResolver(lambda service: boto3.client(service))

@@ -19,9 +19,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from .handler import process_message
 from .logs import log
 from .metrics import Counters
+from .processing import process_message
 from .runtime import Runtime
 
 logger = logging.getLogger("ctrules.aws.sqs")

@@ -7,14 +7,15 @@ by the caller (batch item failure / non-zero exit), never treated as delivered.
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-import orjson
-
 from ..alerts import Alert
+
+logger = logging.getLogger("ctrules.delivery")
 
 
 @dataclass(frozen=True)
@@ -56,26 +57,53 @@ class DeliveryReport:
         self.ignored += other.ignored
 
 
+OnDelivered = Callable[[Sequence[Alert]], None]
+"""Called by a sink as soon as one message (standing for these alerts) was accepted."""
+
+
 class Sink(Protocol):
     def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         """Deliver non-ignored alerts; suppressed (ignored) alerts are not sent."""
         ...
 
 
+class ConfirmingSink(Sink, Protocol):
+    """A sink that reports each message the moment it is accepted, so the dedup table records
+    it before the next message goes out (a process killed mid-batch then repeats nothing it
+    had confirmed). Marked by `confirms_each_message = True`."""
+
+    confirms_each_message: bool
+
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport: ...
+
+
 class JsonLinesSink:
     """Prints one JSON alert per line: the default when no Slack destination is configured."""
+
+    confirms_each_message = True
 
     def __init__(self, stream: IO[str] | None = None):
         self.stream = stream
 
-    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport:
         out = self.stream or sys.stdout
         sent = ignored = 0
         for alert in alerts:
             if alert.ignored:
                 ignored += 1
                 continue
-            out.write(orjson.dumps(alert.to_dict(), default=str).decode() + "\n")
+            line, rewritten = alert.to_json()
+            if rewritten:
+                logger.warning("alert %s/%s: values JSON cannot hold were rewritten",
+                               alert.rule, alert.event_id)
+            out.write(line.decode() + "\n")
             sent += 1
+            if on_delivered is not None:
+                out.flush()
+                on_delivered([alert])
         out.flush()
         return DeliveryReport(delivered=sent, messages=sent, ignored=ignored)

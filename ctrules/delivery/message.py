@@ -15,6 +15,7 @@ Rendering is deterministic (no clock), which is what makes golden files possible
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -82,8 +83,13 @@ def code(value: str, budget: int = 500) -> str:
     return "`" + fit(value.replace("`", "ˋ"), budget - 2) + "`"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    # A lone surrogate (from a record decoded elsewhere) cannot be sent as UTF-8.
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def _get(event: Mapping[str, Any], dotted: str) -> Any:

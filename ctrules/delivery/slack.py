@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.client import RemoteDisconnected
+from http.client import InvalidURL, RemoteDisconnected
 from typing import Any, cast
 from urllib.error import URLError
 
@@ -45,10 +45,11 @@ from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from ..alerts import Alert
-from .base import DeliveryFailure, DeliveryReport
-from .factory import Destination, SlackSettings
+from .base import DeliveryFailure, DeliveryReport, OnDelivered
 from .message import Payload, render_digest, render_group
+from .redact import redact, register, sdk_logger
 from .routing import AlertGroup, RuleSetLike, per_destination, route
+from .settings import Destination, SlackSettings
 from .threads import ThreadStore
 
 log = logging.getLogger("ctrules.delivery.slack")
@@ -223,11 +224,19 @@ class Posted:
     ts: str | None
 
 
+def _unsendable(exc: Exception) -> bool:
+    """A request that can never be sent as configured (a malformed URL): retrying is useless."""
+    return isinstance(exc, (ValueError, InvalidURL))
+
+
 class SlackTransport:
     """slack_sdk clients per destination; turns every outcome into Posted or SlackSendError."""
 
     def __init__(self, settings: SlackSettings):
         self.settings = settings
+        register(settings.bot_token)  # however the settings were made, mask their secrets
+        for dest in settings.destinations.values():
+            register(dest.webhook_url)
         # slack_sdk annotates timeout as int but hands it to urlopen, which takes seconds as
         # float; sub-second timeouts matter for tests and for Lambda time budgets.
         timeout = cast(int, settings.timeout)
@@ -238,12 +247,16 @@ class SlackTransport:
                 base_url=settings.api_url,
                 timeout=timeout,
                 retry_handlers=retry_handlers(settings),
+                logger=sdk_logger(),
             )
         self._hooks: dict[str, WebhookClient] = {}
         for dest in settings.destinations.values():
             if dest.webhook_url and dest.webhook_url not in self._hooks:
                 self._hooks[dest.webhook_url] = WebhookClient(
-                    dest.webhook_url, timeout=timeout, retry_handlers=retry_handlers(settings)
+                    dest.webhook_url,
+                    timeout=timeout,
+                    retry_handlers=retry_handlers(settings),
+                    logger=sdk_logger(),
                 )
 
     def post(self, dest: Destination, payload: Payload, thread_ts: str | None = None) -> Posted:
@@ -252,10 +265,14 @@ class SlackTransport:
             try:
                 resp = self._hooks[dest.webhook_url].send_dict(body)
             except (OSError, URLError) as exc:
-                raise SlackSendError(f"connection error: {exc}", permanent=False) from None
+                reason = f"connection error: {redact(str(exc))}"
+                raise SlackSendError(reason, permanent=False) from None
+            except Exception as exc:  # e.g. http.client.InvalidURL, which quotes the URL
+                reason = f"request failed: {type(exc).__name__}: {redact(str(exc))}"
+                raise SlackSendError(reason, permanent=_unsendable(exc)) from None
             if resp.status_code == 200:
                 return Posted(None, None)
-            reason = f"HTTP {resp.status_code}: {str(resp.body)[:200]}"
+            reason = f"HTTP {resp.status_code}: {redact(str(resp.body)[:200])}"
             transient = resp.status_code == 429 or resp.status_code >= 500
             raise SlackSendError(reason, permanent=not transient)
         if dest.channel and self._web is not None:
@@ -292,7 +309,10 @@ class SlackTransport:
             permanent = error in PERMANENT_API_ERRORS or (400 <= status < 500)
             raise SlackSendError(reason, permanent=permanent) from None
         except (OSError, URLError) as exc:
-            raise SlackSendError(f"connection error: {exc}", permanent=False) from None
+            raise SlackSendError(f"connection error: {redact(str(exc))}", permanent=False) from None
+        except Exception as exc:  # never let a message quoting the request escape unmasked
+            reason = f"request failed: {type(exc).__name__}: {redact(str(exc))}"
+            raise SlackSendError(reason, permanent=_unsendable(exc)) from None
         channel, ts = resp.get("channel"), resp.get("ts")
         return Posted(
             channel if isinstance(channel, str) else None, ts if isinstance(ts, str) else None
@@ -323,6 +343,7 @@ class SlackSink:
         self.transport = transport or SlackTransport(settings)
         # Counters for the caller's metrics; the container worker delivers from several threads.
         self._counter_lock = threading.Lock()
+        self._local = threading.local()  # the per-message callback of the running deliver()
         self.messages_sent = 0
         self.permanent_failures = 0
         self.transient_failures = 0
@@ -336,7 +357,20 @@ class SlackSink:
             log.exception("why() failed for rule %s", alert.rule)
             return ()
 
-    def deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
+    confirms_each_message = True
+
+    def deliver(
+        self, alerts: Sequence[Alert], on_delivered: OnDelivered | None = None
+    ) -> DeliveryReport:
+        """Route, group and post. `on_delivered` hears of each message's alerts as soon as
+        Slack accepted it (the dedup table confirms them before the next post)."""
+        self._local.on_delivered = on_delivered
+        try:
+            return self._deliver(alerts)
+        finally:
+            self._local.on_delivered = None
+
+    def _deliver(self, alerts: Sequence[Alert]) -> DeliveryReport:
         s = self.settings
         groups, ignored = route(
             alerts,
@@ -394,6 +428,9 @@ class SlackSink:
             self.messages_sent += 1
         report.messages += 1
         report.delivered += sum(g.count for g in groups)
+        on_delivered = getattr(self._local, "on_delivered", None)
+        if on_delivered is not None:
+            on_delivered([a for g in groups for a in g.alerts])
         return None, posted
 
     def _send_threaded(

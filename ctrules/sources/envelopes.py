@@ -55,9 +55,14 @@ class Skipped:
 Work = S3Object | Record | Skipped | BadRecord
 
 
+def is_digest_key(key: str) -> bool:
+    """Is this a CloudTrail digest file (integrity hashes, not events)?"""
+    return DIGEST_MARKER in key or "CloudTrail-Digest" in key.rsplit("/", 1)[-1]
+
+
 def is_log_key(key: str, suffixes: Sequence[str] = DEFAULT_SUFFIXES) -> str | None:
     """None if `key` is a CloudTrail log file to read, else why it is skipped."""
-    if DIGEST_MARKER in key or "CloudTrail-Digest" in key.rsplit("/", 1)[-1]:
+    if is_digest_key(key):
         return "digest file"
     if key.endswith("/"):
         return "folder marker"
@@ -71,7 +76,15 @@ def looks_like_record(doc: dict[str, Any]) -> bool:
 
 
 def unwrap(doc: Any, source: str, depth: int = 0) -> Iterator[Work]:
-    """Yield the work a decoded message stands for. Message strings are decoded as needed."""
+    """Yield the work a decoded message stands for. Message strings are decoded as needed.
+    Never raises: a message of an unexpected shape is a BadRecord."""
+    try:
+        yield from _unwrap(doc, source, depth)
+    except Exception as exc:  # a shape no branch below foresaw: bad input, not a crash
+        yield BadRecord(source, None, f"malformed envelope ({type(exc).__name__})")
+
+
+def _unwrap(doc: Any, source: str, depth: int) -> Iterator[Work]:
     if depth > _MAX_DEPTH:
         yield BadRecord(source, None, "envelopes nested too deeply")
         return
@@ -90,7 +103,7 @@ def unwrap(doc: Any, source: str, depth: int = 0) -> Iterator[Work]:
         yield from _records_list(records, source, depth)
         return
     if doc.get("Type") == "Notification" and "Message" in doc:  # SNS notification (in SQS body)
-        yield from unwrap(doc["Message"], source, depth + 1)
+        yield from _unwrap(doc["Message"], source, depth + 1)
         return
     if "detail-type" in doc and "detail" in doc:
         yield from _eventbridge(doc, source)
@@ -119,9 +132,9 @@ def _records_list(records: list[Any], source: str, depth: int) -> Iterator[Work]
         if origin == "aws:s3" and isinstance(item.get("s3"), dict):
             yield _s3_notification_record(item, source, index)
         elif origin == "aws:sns" and isinstance(item.get("Sns"), dict):
-            yield from unwrap(item["Sns"].get("Message"), source, depth + 1)
+            yield from _unwrap(item["Sns"].get("Message"), source, depth + 1)
         elif origin == "aws:sqs" and "body" in item:
-            yield from unwrap(item["body"], source, depth + 1)
+            yield from _unwrap(item["body"], source, depth + 1)
         elif isinstance(origin, str) and origin.startswith("aws:"):
             yield BadRecord(source, index, f"{origin} record without its payload")
         elif isinstance(item.get("eventName"), str) or "eventVersion" in item:
@@ -133,8 +146,9 @@ def _records_list(records: list[Any], source: str, depth: int) -> Iterator[Work]
 def _s3_notification_record(item: dict[str, Any], source: str, index: int) -> Work:
     event_name = str(item.get("eventName", ""))
     s3 = item["s3"]
-    bucket = (s3.get("bucket") or {}).get("name")
-    obj = s3.get("object") or {}
+    bucket = _member(s3.get("bucket"), "name")
+    obj = s3.get("object")
+    obj = obj if isinstance(obj, dict) else {}
     key = obj.get("key")
     if not isinstance(bucket, str) or not isinstance(key, str):
         return BadRecord(source, index, "S3 notification without bucket name or object key")
@@ -143,6 +157,10 @@ def _s3_notification_record(item: dict[str, Any], source: str, index: int) -> Wo
     size = obj.get("size")
     # S3 notifications URL-encode keys, with '+' for a space.
     return S3Object(bucket, unquote_plus(key), size if isinstance(size, int) else None)
+
+
+def _member(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def _eventbridge(doc: dict[str, Any], source: str) -> Iterator[Work]:
@@ -158,8 +176,9 @@ def _eventbridge(doc: dict[str, Any], source: str) -> Iterator[Work]:
         if not isinstance(detail, dict):
             yield BadRecord(source, None, "EventBridge Object Created without a detail object")
             return
-        bucket = (detail.get("bucket") or {}).get("name")
-        obj = detail.get("object") or {}
+        bucket = _member(detail.get("bucket"), "name")
+        obj = detail.get("object")
+        obj = obj if isinstance(obj, dict) else {}
         key = obj.get("key")
         if not isinstance(bucket, str) or not isinstance(key, str):
             yield BadRecord(source, None, "EventBridge Object Created without bucket or key")

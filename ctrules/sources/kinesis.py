@@ -10,7 +10,6 @@ Three producers write CloudTrail to Kinesis and the layout is detected per recor
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -19,15 +18,29 @@ import orjson
 
 from .envelopes import Skipped, Work, unwrap
 from .logfile import GZIP_MAGIC, BadRecord
+from .stream import MAX_DEPTH, depth_ok
+
+MAX_DATA_BYTES = 32 << 20
+"""Decompressed bytes of one Kinesis record (at most 1 MiB compressed; CloudTrail JSON
+compresses about 10-15 times)."""
 
 
 def decode_data(data: bytes, source: str) -> Iterator[Work]:
     """Yield the work in one Kinesis record's (already base64-decoded) data. Never raises."""
     if data.startswith(GZIP_MAGIC):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            data = inflater.decompress(data, MAX_DATA_BYTES + 1)
+        except zlib.error as exc:
             yield BadRecord(source, None, f"corrupt gzip in Kinesis record: {exc}")
+            return
+        if len(data) > MAX_DATA_BYTES:
+            yield BadRecord(
+                source, None, f"Kinesis record larger than {MAX_DATA_BYTES} bytes decompressed"
+            )
+            return
+        if not inflater.eof:
+            yield BadRecord(source, None, "corrupt gzip in Kinesis record: truncated")
             return
     try:
         doc: Any = orjson.loads(data)
@@ -61,7 +74,9 @@ def _cloudwatch_logs(doc: dict[str, Any], source: str) -> Iterator[Work]:
         except orjson.JSONDecodeError as exc:
             yield BadRecord(source, index, f"log event {index}: message is not JSON: {exc}")
             continue
-        if isinstance(record, dict):
+        if isinstance(record, dict) and not depth_ok(record):
+            yield BadRecord(source, index, f"log event {index}: nested deeper than {MAX_DEPTH}")
+        elif isinstance(record, dict):
             yield record
         else:
             yield BadRecord(source, index, f"log event {index}: message is not a JSON object")

@@ -78,14 +78,19 @@ def test_raw_record_and_records_document(sink: RecordingSink, make_runtime: Make
 
 
 def test_kinesis_cloudwatch_logs_with_control_message(
-    sink: RecordingSink, make_runtime: MakeRuntime
+    sink: RecordingSink, make_runtime: MakeRuntime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     payload = event("kinesis_cloudwatch_logs.json")
-    counters_out: list[Any] = []
-    result = handle(make_runtime(sink), payload)
+    runtime = make_runtime(sink, {"CTRULES_LOG_LEVEL": "INFO"})
+    capsys.readouterr()
+    result = handle(runtime, payload)
     assert result == {"batchItemFailures": []}
     assert sink.by_rule() == EXPECTED
-    assert not counters_out
+    done = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+            if '"invocation done"' in line]
+    assert len(done) == 1
+    # The subscription's CONTROL_MESSAGE is skipped and counted, not a bad record.
+    assert done[0]["Skipped"] == 1 and done[0].get("BadRecords", 0) == 0
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 delivered alert to a file — and can sleep, or kill its own process, on a given delivery.
 
     python tests/consumer/worker_main.py QUEUE_URL OUT_FILE [--delay S] [--die-on-call N]
-        [--concurrency N] [--visibility S]
+        [--concurrency N] [--visibility S] [--configured-sink]
+
+With --configured-sink the worker delivers through the sink its environment configures (Slack,
+CTRULES_SLACK_*), exactly as the real `ctrules consume sqs`; OUT_FILE is then unused.
 
 Environment: CTRULES_* and AWS_ENDPOINT_URL as for the real worker.
 """
@@ -59,8 +62,12 @@ def main() -> int:
     p.add_argument("--die-on-call", type=int, default=0)
     p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--visibility", type=int, default=30)
+    p.add_argument("--configured-sink", action="store_true")
     args = p.parse_args()
-    runtime = Runtime.build(os.environ, sink=FileSink(args.out, args.delay, args.die_on_call))
+    if args.configured_sink:
+        runtime = Runtime.build(os.environ)
+    else:
+        runtime = Runtime.build(os.environ, sink=FileSink(args.out, args.delay, args.die_on_call))
     worker = SqsWorker(
         runtime,
         args.queue,

@@ -4,7 +4,11 @@ Real HTTP on 127.0.0.1 (a free port, one thread per request), so slack_sdk runs 
 pointed here through the webhook URL and `WebClient(base_url=server.api_url)`. It records every
 request, validates Block Kit limits the way Slack rejects messages (50 blocks, 3000 characters
 per section text, 2000 per field, 150 per header, 40,000 per message), and can be scripted to
-answer 429 with Retry-After, 5xx, a permanent error, or to hang.
+answer 429 with Retry-After, 5xx, a permanent error, or to hang. `hold_after(n)` lets n more
+requests through and then holds each later one *before* it is taken (a message still on its
+way): `wait_held()` tells a test that a sender is blocked mid-delivery (the moment to kill it),
+and after `release_held()` a held request whose sender has gone is dropped unrecorded, as a
+message whose sender died before Slack received it never arrives.
 
 Use it as a pytest fixture: `from tests.support.slack_server import slack_server` in a conftest.
 """
@@ -12,6 +16,8 @@ Use it as a pytest fixture: `from tests.support.slack_server import slack_server
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -147,6 +153,10 @@ class SlackServer:
         self._lock = threading.Lock()
         self._ts = 1_700_000_000_000_100
         self._release = threading.Event()
+        self._hold_left: int | None = None  # requests let through before holding; None: no gate
+        self._held = threading.Event()
+        self._gate = threading.Event()
+        self.dropped = 0  # held requests whose sender went away
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -173,6 +183,7 @@ class SlackServer:
 
     def stop(self) -> None:
         self._release.set()
+        self._gate.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -219,6 +230,22 @@ class SlackServer:
         for _ in range(n):
             self._script.append(Scripted(hang=seconds, match=match))
 
+    def hold_after(self, n: int) -> None:
+        """Let `n` more requests through, then hold every later one until `release_held`."""
+        with self._lock:
+            self._hold_left = n
+            self._held.clear()
+            self._gate.clear()
+
+    def wait_held(self, timeout: float = 30.0) -> bool:
+        """Block until a request is being held (its sender waits, mid-delivery)."""
+        return self._held.wait(timeout)
+
+    def release_held(self) -> None:
+        with self._lock:
+            self._hold_left = None
+        self._gate.set()
+
     # -- inspection --------------------------------------------------------------------------
     def accepted(self, kind: str | None = None) -> list[Recorded]:
         with self._lock:
@@ -261,6 +288,8 @@ class SlackServer:
         except json.JSONDecodeError:
             body = {"_raw": raw}
         path = req.path.split("?", 1)[0]
+        if not self._pass_gate(req):
+            return
         if path.startswith("/hooks/"):
             kind = "webhook"
         elif path.startswith("/api/"):
@@ -295,6 +324,22 @@ class SlackServer:
             self._api(req, record, kind)
         else:
             self._answer(req, record, 404, json.dumps({"ok": False, "error": "unknown_method"}))
+
+    def _pass_gate(self, req: BaseHTTPRequestHandler) -> bool:
+        with self._lock:
+            if self._hold_left is None:
+                return True
+            if self._hold_left > 0:
+                self._hold_left -= 1
+                return True
+        self._held.set()
+        self._gate.wait()
+        if _sender_gone(req.connection):
+            with self._lock:
+                self.dropped += 1
+            req.close_connection = True
+            return False
+        return True
 
     def _webhook(self, req: BaseHTTPRequestHandler, record: Recorded, path: str) -> None:
         if path[len("/hooks/") :] in self.revoked_hooks:
@@ -358,6 +403,15 @@ class SlackServer:
             req.send_header(key, value)
         req.end_headers()
         req.wfile.write(data)
+
+
+def _sender_gone(sock: socket.socket) -> bool:
+    """Has the client closed its end (it sent its whole request, so readable means EOF)?"""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0.2)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 @pytest.fixture
