@@ -338,7 +338,7 @@ variable "build_lambda_package" {
 }
 
 variable "lambda_package_python" {
-  description = "Interpreter that runs the package build (build_lambda_package); any Python >= 3.11 with pip. Its version need not match lambda_runtime."
+  description = "Interpreter that runs the package build (build_lambda_package; any Python >= 3.11 with pip, its version need not match lambda_runtime) and the rules layer build (rules_dir, configuration, site_rules_file; standard library only)."
   type        = string
   default     = "python3"
 }

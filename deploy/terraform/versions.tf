@@ -8,9 +8,5 @@ terraform {
       # 5.27: aws_cloudwatch_event_rule.state (read-only CloudTrail management events).
       version = ">= 5.27"
     }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.4"
-    }
   }
 }

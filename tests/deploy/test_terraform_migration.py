@@ -9,18 +9,16 @@ only `source` pointed at this checkout — and `terraform plan` must update the 
 keep the topic: no destroy. A plan with the wrong `moved` address must show the destroy (the race
 the guide warns about), so the check can fail.
 
-Needs `terraform` on PATH and a provider mirror or plugin directory holding hashicorp/aws and
-hashicorp/archive, named by CTRULES_TF_PLUGIN_DIR (`terraform providers mirror DIR` builds one);
-otherwise the tests are skipped with the reason. Nothing leaves the machine.
+Needs `terraform` on PATH and a provider mirror holding hashicorp/aws (found as tfrun.py says:
+CTRULES_TF_PLUGIN_DIR, the CLI configuration's mirrors, Terraform's local mirror directories,
+/opt/tf-plugins); otherwise the tests are skipped with the reason. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +26,13 @@ import pytest
 
 from tests.support.moto_server import aws_client, moto_server, unique  # noqa: F401
 
+from . import tfrun
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "deploy" / "terraform"
 MIGRATING = ROOT / "docs" / "migrating.md"
-PLUGIN_ENV = "CTRULES_TF_PLUGIN_DIR"
-PROVIDERS = ("hashicorp/aws", "hashicorp/archive")
 OLD_FUNCTION = "fivexl-cloudtrail-to-slack"
 OLD_TOPIC = f"{OLD_FUNCTION}-s3-notifications"
-
-
-def _toolchain() -> tuple[str, Path]:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not on PATH: the migration is only checked statically")
-    mirror = os.environ.get(PLUGIN_ENV, "")
-    if not mirror:
-        pytest.skip(
-            f"{PLUGIN_ENV} is not set: name a provider mirror / plugin directory holding "
-            f"{' and '.join(PROVIDERS)} (e.g. from `terraform providers mirror DIR`)"
-        )
-    missing = [p for p in PROVIDERS if not (Path(mirror) / "registry.terraform.io" / p).is_dir()]
-    if missing:
-        pytest.skip(f"{PLUGIN_ENV}={mirror} lacks {', '.join(missing)}")
-    return terraform, Path(mirror)
 
 
 # --- the guide's snippets --------------------------------------------------------------------
@@ -147,82 +129,12 @@ resource "aws_s3_bucket_notification" "bucket_notification" {{
 }}
 """
 
-_SERVICES = (
-    "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "s3", "secretsmanager",
-    "sns", "sqs", "ssm", "sts",
-)  # fmt: skip
-
-
-def _provider(endpoint: str) -> str:
-    endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in _SERVICES)
-    return f"""
-terraform {{
-  required_providers {{
-    aws = {{ source = "hashicorp/aws" }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = "us-east-1"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-  s3_use_path_style           = true
-  endpoints {{
-{endpoints}
-  }}
-}}
-"""
-
-
-class Workspace:
-    """One root module directory, its state, and terraform run against the moto server."""
-
-    def __init__(self, path: Path, terraform: str, mirror: Path, endpoint: str) -> None:
-        self.path, self.terraform, self.endpoint = path, terraform, endpoint
-        cli_config = path / "terraformrc"
-        cli_config.write_text(
-            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror.as_posix()}"\n'
-            '  }\n  direct {\n    exclude = ["*/*/*"]\n  }\n}\n'
-        )
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(path),
-            "TF_CLI_CONFIG_FILE": str(cli_config),
-            "TF_IN_AUTOMATION": "1",
-            "CHECKPOINT_DISABLE": "1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [self.terraform, *args],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, f"terraform {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def write(self, main: str) -> None:
-        (self.path / "main.tf").write_text(_provider(self.endpoint) + main)
-
-    def plan(self) -> list[dict[str, Any]]:
-        self.run("init", "-input=false", "-no-color")
-        self.run("plan", "-input=false", "-no-color", "-out=plan.bin")
-        shown = json.loads(self.run("show", "-json", "plan.bin"))
-        return list(shown.get("resource_changes", []))
+Workspace = tfrun.Workspace
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, moto_server: str) -> Workspace:  # noqa: F811
-    terraform, mirror = _toolchain()
+    terraform, mirror = tfrun.toolchain()
     return Workspace(tmp_path, terraform, mirror, moto_server)
 
 
@@ -326,7 +238,7 @@ def test_old_4_5_fanout_keeps_the_topic_and_the_eventbridge_flag(workspace: Work
 def test_module_validates_and_its_terraform_tests_pass(tmp_path: Path) -> None:
     """`terraform validate` and `terraform test` (deploy/terraform/tests, mocked providers) on
     a copy of the checkout, so no lock file or .terraform/ lands in the repository."""
-    terraform, mirror = _toolchain()
+    terraform, mirror = tfrun.toolchain()
     copy = tmp_path / "repo"
     for part in ("deploy/terraform", "rules", "ctrules", "grammar", "scripts"):
         shutil.copytree(
@@ -335,12 +247,7 @@ def test_module_validates_and_its_terraform_tests_pass(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     ws = Workspace(copy / "deploy" / "terraform", terraform, mirror, "http://127.0.0.1:9")
     (ws.path / "terraformrc").unlink()  # the CLI config lives outside the module
-    cli_config = tmp_path / "terraformrc"
-    cli_config.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror.as_posix()}"\n'
-        '  }\n  direct {\n    exclude = ["*/*/*"]\n  }\n}\n'
-    )
-    ws.env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    ws.env["TF_CLI_CONFIG_FILE"] = str(tfrun.write_cli_config(tmp_path / "terraformrc", mirror))
     ws.run("init", "-backend=false", "-input=false", "-no-color")
     ws.run("validate", "-no-color")
     out = ws.run("test", "-no-color")

@@ -8,9 +8,12 @@ ignores fails here rather than in someone's AWS account.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -327,45 +330,68 @@ def test_example_rule_directories_pass_check_and_test() -> None:
         ctrules.load_rules(rules)
 
 
-def test_rules_layer_layout_loads_as_the_runtime_will(tmp_path: Path) -> None:
-    # Lay out the layer exactly as rules.tf's archive_file does (bundled pack under default/,
-    # rules_dir under custom/, generated routes at the top) and load it the way the runtime
-    # loads CTRULES_RULES=/opt/ctrules-rules.
+def _build_rules_layer(manifest: dict[str, Any], output: Path) -> subprocess.CompletedProcess[str]:
+    # As rules.tf's local-exec runs it: the script by path, the manifest as one argument.
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_rules_layer.py"), "--manifest",
+         json.dumps(manifest), "-o", str(output)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_rules_layer_builder_lays_out_what_the_runtime_loads(tmp_path: Path) -> None:
+    # The layout rules.tf gives the builder (bundled pack under default/, rules_dir under
+    # custom/, generated routes at the top; tests/deploy/test_terraform_rules_layer.py checks the
+    # manifest Terraform really writes), loaded the way the runtime loads
+    # CTRULES_RULES=/opt/ctrules-rules.
+    import zipfile
+
     import ctrules
     from ctrules.ruleset import default_rule_files
 
-    ((_, _, _, archive),) = [
-        r for r in typed_blocks(MODULE, "data") if r[1] == "archive_file" and r[2] == "rules"
-    ]
-    sources = {
-        dyn["source"]["for_each"]: dyn["source"]["content"][0]["filename"]
-        for dyn in archive["dynamic"]
-    }
     root = locals_of(MODULE)["rules_layer_root"]
     assert "/opt/${local.rules_layer_root}" in locals_of(MODULE)["rules_location"]
-
-    def place(template: str, value: str) -> Path:
-        name = template.replace("${local.rules_layer_root}", root).replace("${source.value}", value)
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-
-    pack = default_rule_files()
-    # The same files the runtime's `default` loads: the pack's top level, not rules/compat/.
     assert 'fileset(local.default_pack_dir, "*.ctr")' in locals_of(MODULE)["default_pack_files"]
+    pack = default_rule_files()
     assert {p.parent for p in pack} == {ROOT / "rules"}
-    for path in pack:
-        place(sources["${local.default_pack_files}"], path.name).write_bytes(path.read_bytes())
     custom = EXAMPLES / "organization-trail" / "rules"
-    for path in custom.rglob("*.ctr"):
-        rel = path.relative_to(custom).as_posix()
-        place(sources["${local.custom_rule_files}"], rel).write_bytes(path.read_bytes())
-    routes = _generated_routes([{"name": "prod", "accounts": ["111111111111"]}])
-    place(next(t for k, t in sources.items() if "configuration" in k), "").write_text(routes)
 
-    rs = ctrules.load_rules(tmp_path / root)
+    def entry(path: Path) -> dict[str, str]:
+        return {"source": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+    files = {f"{root}/default/{p.name}": entry(p) for p in pack}
+    files |= {f"{root}/custom/{p.relative_to(custom).as_posix()}": entry(p) for p in custom.rglob("*.ctr")}
+    routes = _generated_routes([{"name": "prod", "accounts": ["111111111111"]}])
+    manifest = {"files": files, "contents": {f"{root}/terraform-configuration-routes.ctr": routes}}
+
+    first, second = tmp_path / "a" / "layer.zip", tmp_path / "b" / "layer.zip"
+    for output in (first, second):
+        done = _build_rules_layer(manifest, output)
+        assert done.returncode == 0, done.stderr
+    # Reproducible: the same inputs give the same bytes.
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as zf:
+        assert sorted(zf.namelist()) == sorted([*files, *manifest["contents"]])
+        zf.extractall(tmp_path / "opt")
+    rs = ctrules.load_rules(tmp_path / "opt" / root)
     assert rs.rule("org_leave_organization").name == "org_leave_organization"
     assert rs.rule("root_activity").name == "root_activity"
+
+
+def test_rules_layer_builder_refuses_a_file_changed_since_plan(tmp_path: Path) -> None:
+    rule = tmp_path / "mine.ctr"
+    rule.write_text("rule a {\n    when true\n}\n")
+    planned = hashlib.sha256(rule.read_bytes()).hexdigest()
+    rule.write_text("rule b {\n    when true\n}\n")
+    output = tmp_path / "layer.zip"
+    manifest = {"files": {"r/custom/mine.ctr": {"source": str(rule), "sha256": planned}}}
+    done = _build_rules_layer(manifest, output)
+    assert done.returncode == 1
+    assert "changed since terraform plan" in done.stderr
+    assert not output.exists() and list(tmp_path.iterdir()) == [rule]
+    escape = {"contents": {"../outside.ctr": "rule c {\n    when true\n}\n"}}
+    done = _build_rules_layer(escape, output)
+    assert done.returncode == 1 and "leaves the layer" in done.stderr
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)

@@ -4,8 +4,11 @@ repository, test fixtures and broken examples included), a `.venv/` and a git-ig
 directory. `pre-commit try-repo` installs the hooks from this checkout and must report only the
 repository's own rules.
 
-`pre-commit` (test extra) builds a virtualenv and pip-installs this checkout into it: the test
-needs the package index the rest of the suite's install used."""
+`pre-commit` (test extra) builds a virtualenv and pip-installs this checkout into it. Offline: pip
+reads no configuration and no index, only a wheelhouse of the dependencies repacked from this
+test environment (wheelhouse.py); ctrules itself is built from the clone with the setuptools
+virtualenv seeds. Where the machine allows it, the run is in a network namespace of its own, so
+a stray download fails the test instead of passing unnoticed."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from . import wheelhouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,17 +88,53 @@ def test_check_and_test_of_dot_see_only_the_repositorys_rules(
     assert capsys.readouterr().out.strip() == "2 passed, 0 failed"
 
 
-def test_pre_commit_try_repo_reports_only_the_repositorys_rules(rules_repo: Path) -> None:
+def _without_network() -> list[str]:
+    """`unshare` prefix that gives the command no network at all, or [] where it cannot."""
+    unshare = shutil.which("unshare")
+    for prefix in ([unshare, "--net"], [unshare, "--map-root-user", "--net"]) if unshare else []:
+        probe = subprocess.run([*prefix, "true"], capture_output=True)
+        if probe.returncode == 0:
+            return prefix
+    return []
+
+
+@pytest.fixture(scope="session")
+def offline_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        import packaging  # noqa: F401  (wheelhouse.py reads requirements with it)
+    except ImportError:
+        pytest.skip("no offline wheelhouse: the packaging library is not installed")
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    try:
+        wheelhouse.build("ctrules", directory)
+    except LookupError as err:
+        pytest.skip(f"no offline wheelhouse of ctrules' dependencies: {err}")
+    return directory
+
+
+def test_pre_commit_try_repo_reports_only_the_repositorys_rules(
+    rules_repo: Path, offline_wheels: Path
+) -> None:
     pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
     if pre_commit is None:
         pytest.skip("pre-commit is not installed (pip install -e '.[test]')")
-    env = {
-        **os.environ,
-        "PRE_COMMIT_HOME": str(rules_repo.parent / "pre-commit-home"),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    }
+    # None of the machine's pip or virtualenv settings (index URLs, find-links, constraints).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUALENV_"))}
+    env.update(
+        PRE_COMMIT_HOME=str(rules_repo.parent / "pre-commit-home"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(offline_wheels),
+        # Build ctrules with the setuptools virtualenv seeds (from its bundled wheel, also on
+        # Python >= 3.12 where it seeds none by default) instead of fetching the build
+        # requirements; pip reads this variable inverted: "0" turns isolation off.
+        PIP_NO_BUILD_ISOLATION="0",
+        VIRTUALENV_SETUPTOOLS="bundle",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        VIRTUALENV_NO_PERIODIC_UPDATE="1",
+    )
     done = subprocess.run(
-        [pre_commit, "try-repo", str(ROOT), "--all-files", "--verbose"],
+        [*_without_network(), pre_commit, "try-repo", str(ROOT), "--all-files", "--verbose"],
         cwd=rules_repo,
         env=env,
         capture_output=True,
