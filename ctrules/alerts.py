@@ -25,6 +25,8 @@ class Alert:
     tags: tuple[str, ...] = ()
     description: str = ""
     group_key: tuple[str, ...] = ()
+    state: Mapping[str, Any] | None = None
+    """A stateful rule's decision: key, window, count / distinct values, sample eventIDs."""
 
     @property
     def ignored(self) -> bool:
@@ -50,6 +52,11 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape `ctrules run` prints, one per line."""
+        if self.state is not None:
+            return {**self._dict(), "state": dict(self.state)}
+        return self._dict()
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "severity": self.severity,
