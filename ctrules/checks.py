@@ -36,6 +36,7 @@ import re2
 from lark.exceptions import VisitError
 
 from . import nodes as n
+from .checks_stateful import stateful_findings
 from .diagnostics import Diagnostic, Level, sort_key
 from .parser import CtrSyntaxError, parse
 from .templates import parse_template
@@ -124,6 +125,19 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR113": CodeInfo("dead-condition", "warning",
                        "One condition is the same for every event (e.g. lower(x) == \"Admin\", "
                        "x in []), though the `when` around it is not."),
+    # stateful rules (ctrules.checks_stateful)
+    "CTR022": CodeInfo("invalid-window", "error",
+                       "A stateful rule's window is out of range (ctrules.checks_stateful)."),
+    "CTR023": CodeInfo("invalid-threshold", "error",
+                       "A count/distinct threshold out of 1..1000 (ctrules.checks_stateful)."),
+    "CTR024": CodeInfo("invalid-state-path", "error",
+                       "A stateful key or value that is not a plain event path, or is given "
+                       "twice (ctrules.checks_stateful)."),
+    "CTR025": CodeInfo("short-sequence", "error",
+                       "A sequence with fewer than two steps (ctrules.checks_stateful)."),
+    "CTR114": CodeInfo("example-without-time", "warning",
+                       "A stateful rule's example record has no usable eventTime "
+                       "(ctrules.checks_stateful)."),
 }
 
 TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
@@ -228,6 +242,7 @@ def check_sources(
     if not any(d.code == "CTR021" for d in diagnostics):
         for extra in _extra_checks():
             diagnostics.extend(extra(files))
+    diagnostics.extend(stateful_findings(files))  # no recursion: safe past the depth limit
     return files, _sorted_unique(diagnostics)
 
 
@@ -714,6 +729,9 @@ class _Checker:
         if rule.when is not None:
             self.walk(rule.when, ctx)
             self.check_constant(rule.when, f"rule {rule.name}", report_true=True)
+        for step in rule.stateful.steps if rule.stateful else ():  # a sequence's conditions
+            self.walk(step, ctx)
+            self.check_literals(step)
         if rule.summary is not None:
             self.check_template(rule.summary, rule)
         for gpath in rule.group_by or ():
