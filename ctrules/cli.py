@@ -283,6 +283,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if not args.rule and not args.all and skipped:
             print(f"({skipped} rule(s) cannot match this eventSource/eventName; --all shows them)")
         print()
+    if ruleset.stateful_decls:
+        from .stateful.explain import explain_stateful
+
+        records = [r for r in iter_records(data, args.event) if not isinstance(r, BadRecord)]
+        print(explain_stateful(ruleset, records, args.rule))
     return status
 
 
@@ -355,6 +360,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Decoded CloudTrail records hold no reference cycles, so the cyclic collector only costs
     # time here (~20% of a run); the rule set built above is frozen out of its sight.
     gc.freeze()
+    stateful = _stateful_run(ruleset)
     for done, name in enumerate(logs, 1):
         try:
             chunks = _read_chunks(name)
@@ -375,6 +381,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                               file=sys.stderr)
                         continue
                     stats.records += 1
+                    if stateful is not None:
+                        stateful.collect(item)
                     for alert in ruleset.evaluate(item):
                         if alert.ignored:
                             for name_ in alert.ignored_by:
@@ -399,9 +407,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.flush()
         progress.update(done, stats.records, sum(stats.alerts.values()))
     progress.close()
+    if stateful is not None:
+        stateful.finish(out, stats.alerts, sink, args.include_ignored)
+        stats.delivery_failures += stateful.delivery_failures
     if not args.quiet:
         stats.print_summary(sys.stderr)
     return 1 if (stats.bad_files or stats.bad_records or stats.delivery_failures) else 0
+
+
+def _stateful_run(ruleset: RuleSet) -> Any:
+    if not ruleset.stateful_decls:
+        return None
+    from .stateful.run import StatefulRun
+
+    return StatefulRun(ruleset)
 
 
 class _RunStats:
