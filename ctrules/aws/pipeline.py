@@ -23,6 +23,7 @@ from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
+from ..stateful.engine import Observation, StatefulEngine
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -56,6 +57,7 @@ class Pipeline:
         dedup: DedupTable | None = None,
         key_suffixes: Sequence[str] = DEFAULT_SUFFIXES,
         chunk_alerts: int = CHUNK_ALERTS,
+        stateful: StatefulEngine | None = None,
     ):
         self.ruleset = ruleset
         self.sink = sink
@@ -63,6 +65,7 @@ class Pipeline:
         self.dedup = dedup
         self.key_suffixes = tuple(key_suffixes)
         self.chunk_alerts = chunk_alerts
+        self.stateful = stateful  # stateful rules: decided per batch, in `Batch.finish`
         # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
         # but deliver one chunk at a time.
         self._deliver_lock = threading.Lock()
@@ -80,6 +83,7 @@ class Batch:
         self._errors: dict[str, list[str]] = defaultdict(list)
         self._items: list[str] = []
         self._bad_logged: dict[str, int] = defaultdict(int)
+        self._observed: list[tuple[Observation, str]] = []
 
     # -- intake ---------------------------------------------------------------------------
     def add(self, item: str, work: Iterable[Work]) -> None:
@@ -124,6 +128,8 @@ class Batch:
         except Exception as exc:  # evaluate never raises by contract; if it does, say so loudly
             self.fail(item, f"rule evaluation raised {type(exc).__name__}: {exc}")
             return
+        if self.p.stateful is not None:
+            self._observed.extend((ob, item) for ob in self.p.stateful.observe(record))
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)
@@ -190,6 +196,10 @@ class Batch:
                     failures=[DeliveryFailure("*", f"sink raised {type(exc).__name__}: {exc}")]
                 )
             failed = self._account(report, to_send, owner_of)
+            if self.p.stateful is not None:  # a retry must be able to decide these again
+                for alert in to_send:
+                    if id(alert) in failed and alert.state is not None:
+                        self.p.stateful.release(alert)
             if dedup is not None:
                 delivered = [a for a in to_send if id(a) not in failed]
                 retry = [a for a in to_send if id(a) in failed]
@@ -234,6 +244,9 @@ class Batch:
         return failed
 
     def finish(self) -> dict[str, ItemResult]:
+        if self._observed:
+            decide_stateful(self, self._observed)
+            self._observed = []
         self.flush()
         for source, count in self._bad_logged.items():
             if count > BAD_RECORDS_LOGGED:
@@ -247,3 +260,24 @@ def _covers(failure: DeliveryFailure, alert: Alert) -> bool:
     if failure.event_ids and alert.event_id not in failure.event_ids:
         return False
     return not failure.rules or alert.rule in failure.rules
+
+
+def decide_stateful(batch: Batch, observed: list[tuple[Observation, str]]) -> None:
+    """Fold the batch's stateful observations into the state store (one request per rule, key
+    and window) and queue the alerts decided, each owned by the item of its last event."""
+    engine = batch.p.stateful
+    assert engine is not None
+    owner = {(ob.rule, ob.event_id): item for ob, item in observed}
+    late = engine.stats.late
+    try:
+        alerts = engine.process([ob for ob, _ in observed])
+    except Exception as exc:  # the store failed: the items retry; adding again is idempotent
+        for item in sorted({item for _, item in observed}):
+            batch.fail(item, f"state store unavailable: {type(exc).__name__}: {exc}")
+        return
+    batch.counters.add("LateEvents", engine.stats.late - late)
+    for alert in alerts:
+        sample = (alert.state or {}).get("sample") or [""]
+        batch.counters.alert(alert.rule)
+        batch._alerts.append(alert)
+        batch._owners.append(owner.get((alert.rule, sample[-1]), observed[-1][1]))
