@@ -56,7 +56,8 @@ class DynamoStore:
         except self._conditional:
             return None
         attributes = response.get("Attributes", {})
-        return {name: frozenset(attributes.get(name, {}).get("SS", ())) for name in fields}
+        return {name: frozenset(value["SS"]) for name, value in attributes.items()
+                if isinstance(value, dict) and "SS" in value}
 
     def remove_members(self, item: str, fields: Mapping[str, Collection[str]]) -> None:
         fields = {k: v for k, v in fields.items() if v}
