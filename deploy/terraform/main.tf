@@ -132,6 +132,7 @@ locals {
     CTRULES_DEDUP_TABLE        = var.create_dedup_table ? aws_dynamodb_table.dedup[0].name : null
     CTRULES_DEDUP_TTL_SECONDS  = var.create_dedup_table ? tostring(var.dedup_ttl_seconds) : null
     CTRULES_SLACK_THREAD_TABLE = local.create_thread_table ? aws_dynamodb_table.threads[0].name : null
+    CTRULES_STATE_TABLE        = var.create_state_table ? aws_dynamodb_table.state[0].name : null
   }
 
   lambda_environment = merge(
