@@ -447,8 +447,9 @@ def state_section(alert: Alert) -> Payload | None:
     if "distinct" in state:
         shown = ", ".join(code(str(v), 120) for v in state.get("values", [])[:10])
         more = state["distinct"] - min(10, len(state.get("values", [])))
+        tail = f" +{more:,} more" if more > 0 else ""
         lines.append(f"*Distinct* {state['distinct']:,} values (threshold "
-                     f"{state.get('threshold')}): {shown}" + (f" +{more:,} more" if more > 0 else ""))
+                     f"{state.get('threshold')}): {shown}{tail}")
     if "first_seen" in state:
         lines.append(f"*First seen* {state['first_seen']} (nothing in the "
                      f"{state.get('lookback_days')} days before)")
