@@ -292,8 +292,8 @@ class StatefulEngine:
         else:
             members = {v for o in obs for v in o.values}
         state = self.store.add_members(item, {"m": members}, spec.threshold, ttl)
-        if state is None:  # full: the threshold was reached by an earlier batch
-            total, shown = spec.threshold, sorted(members)
+        if state is None:  # full: the threshold was reached by an earlier batch (a retry)
+            total, shown = max(spec.threshold, len(members)), sorted(members)
         else:
             held = state.get("m", frozenset())
             total, shown = len(held), sorted(held)

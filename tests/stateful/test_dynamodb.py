@@ -158,3 +158,24 @@ def unique_table(dynamodb: Any) -> str:
     name = unique("ctrules-state")
     create_table(dynamodb, name)
     return name
+
+
+def test_a_failed_delivery_is_retried_and_sent_once(moto_server: str, table: str) -> None:  # noqa: F811
+    from ctrules.aws.handler import ProcessingFailed
+    from tests.consumer.support import FailingSink
+
+    events = [make_event(i, i * 10, "A", "p1", "v", "ip") for i in range(4)]
+    sink = FailingSink()
+    env = {"CTRULES_LOG_LEVEL": "WARNING", "CTRULES_METRICS_NAMESPACE": "",
+           "CTRULES_STATE_TABLE": table}
+    runtime = Runtime.build(env, clients=Clients(endpoint_url=moto_server), sink=sink,
+                            ruleset=RULESET)
+    with pytest.raises(ProcessingFailed):
+        handle(runtime, {"Records": events})
+    assert sink.alerts == []
+    sink.failing = False
+    handle(runtime, {"Records": events})  # the retry: counts nothing twice, decides again
+    handle(runtime, {"Records": events})  # a duplicate delivery of the file: nothing new
+    assert [a.rule for a in sink.alerts] == ["burst"]
+    burst = next(a for a in sink.alerts if a.rule == "burst")
+    assert burst.state and burst.state["count"] == 4
