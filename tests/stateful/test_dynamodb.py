@@ -33,6 +33,19 @@ def table(dynamodb: Any) -> str:
     return name
 
 
+@pytest.fixture
+def serial_dynamodb(serial_moto: str) -> Any:
+    """DynamoDB on a moto server as atomic per request as DynamoDB (see conftest.py)."""
+    return aws_client(serial_moto, "dynamodb")
+
+
+@pytest.fixture
+def serial_table(serial_dynamodb: Any) -> str:
+    name = unique("ctrules-state")
+    create_table(serial_dynamodb, name)
+    return name
+
+
 def test_members_are_a_union_and_a_full_window_stops_growing(dynamodb: Any, table: str) -> None:
     store = DynamoStore(dynamodb, table)
     assert store.add_members("w", {"m": {"a", "b"}}, 3, 100) == {"m": frozenset({"a", "b"})}
@@ -63,8 +76,9 @@ def test_first_seen_episodes(dynamodb: Any, table: str) -> None:
 
 
 def test_two_concurrent_writers_lose_no_member_and_win_each_claim_once(
-        dynamodb: Any, table: str) -> None:
-    stores = [DynamoStore(dynamodb, table), DynamoStore(dynamodb, table)]
+        serial_dynamodb: Any, serial_table: str) -> None:
+    stores = [DynamoStore(serial_dynamodb, serial_table),
+              DynamoStore(serial_dynamodb, serial_table)]
     won: list[list[str]] = [[], []]
     barrier = threading.Barrier(2)
 
@@ -93,7 +107,9 @@ def _events(seed: int, count: int = 150) -> list[dict[str, Any]]:
             for i in range(count)]
 
 
-def test_two_concurrent_engines_alert_once_per_key_and_window(dynamodb: Any, table: str) -> None:
+def test_two_concurrent_engines_alert_once_per_key_and_window(serial_dynamodb: Any,
+                                                             serial_table: str) -> None:
+    dynamodb, table = serial_dynamodb, serial_table
     events = _events(1)
     halves = [events[0::2], events[1::2]]
     alerts: list[Any] = []
