@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -150,6 +151,7 @@ class StatefulEngine:
         self.watermark: int | None = None
         self.stats = EngineStats()
         self._claimed: set[str] = set()  # names this engine claimed: not asked again
+        self._lock = threading.RLock()
         self.specs: dict[str, _Spec] = {}
         for decl in ruleset.stateful_decls if rules is None else rules:
             assert decl.stateful is not None
@@ -200,7 +202,15 @@ class StatefulEngine:
 
     def process(self, observations: Iterable[Observation]) -> list[Alert]:
         """Fold one batch into the store; the alerts it decides (at most one per key and
-        window, across batches, workers and retries)."""
+        window, across batches, workers and retries). Thread-safe: the container workers'
+        threads share one engine; the DynamoDB store is atomic per request, the memory store
+        is used by one batch at a time."""
+        if _is_remote(self.store):
+            return self._process(observations)
+        with self._lock:
+            return self._process(observations)
+
+    def _process(self, observations: Iterable[Observation]) -> list[Alert]:
         watermark = self.watermark
         groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], list[Observation]] = (
             defaultdict(list))
@@ -240,7 +250,9 @@ class StatefulEngine:
                 raise
             alerts.extend(found)
         if latest is not None:
-            self.watermark = latest
+            with self._lock:  # another thread may have moved it further meanwhile
+                latest = max(latest, self.watermark or latest)
+                self.watermark = latest
             self.store.expire(latest - self.lateness - RETAIN_SECONDS
                               if _is_remote(self.store) else latest)
         self.stats.alerts += len(alerts)
