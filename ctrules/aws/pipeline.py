@@ -31,6 +31,7 @@ from .metrics import Counters
 logger = logging.getLogger("ctrules.aws.pipeline")
 
 CHUNK_ALERTS = 2000  # alerts held before a delivery; bounds memory on a noisy file
+STATE_CHUNK = 10_000  # stateful observations held before they are decided (O(keys) each time)
 BAD_RECORDS_LOGGED = 10  # per source and batch; the rest are counted and summarised
 
 
@@ -130,6 +131,9 @@ class Batch:
             return
         if self.p.stateful is not None:
             self._observed.extend((ob, item) for ob in self.p.stateful.observe(record))
+            if len(self._observed) >= STATE_CHUNK:  # bound memory on a huge file, as alerts are
+                decide_stateful(self, self._observed)
+                self._observed = []
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -26,7 +28,11 @@ class StatefulRun:
         self.delivery_failures = 0
 
     def collect(self, record: Any) -> None:
-        self.observations.extend(self.engine.observe(record))
+        # Held until every file is read: kept as JSON bytes (several times smaller than the
+        # decoded dict), decoded again only for the events an alert shows.
+        for ob in self.engine.observe(record):
+            self.observations.append(replace(ob, event=CompactEvent(orjson.dumps(ob.event,
+                                                                                default=str))))
 
     def finish(self, out: IO[bytes], counts: Counter[str], sink: Any,
                include_ignored: bool) -> None:
@@ -46,3 +52,27 @@ class StatefulRun:
             for failure in report.failures:
                 print(f"ctrules run: delivery to {failure.destination} failed: {failure.reason}",
                       file=sys.stderr)
+
+
+class CompactEvent(Mapping[str, Any]):
+    """A record held as JSON bytes, decoded on first use."""
+
+    __slots__ = ("_raw", "_data")
+
+    def __init__(self, raw: bytes):
+        self._raw = raw
+        self._data: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = orjson.loads(self._raw)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())

@@ -195,3 +195,19 @@ def test_a_failed_delivery_is_retried_and_sent_once(moto_server: str, table: str
     assert [a.rule for a in sink.alerts] == ["burst"]
     burst = next(a for a in sink.alerts if a.rule == "burst")
     assert burst.state and burst.state["count"] == 4
+
+
+def test_a_huge_batch_is_decided_in_chunks_with_the_same_alerts(
+        moto_server: str, table: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from ctrules.aws import pipeline
+
+    monkeypatch.setattr(pipeline, "STATE_CHUNK", 7)  # memory bound: decide every 7 observations
+    events = sorted(_events(5), key=lambda e: e["eventTime"])
+    sink = RecordingSink()
+    runtime = Runtime.build(
+        {"CTRULES_LOG_LEVEL": "WARNING", "CTRULES_METRICS_NAMESPACE": "",
+         "CTRULES_STATE_TABLE": table},
+        clients=Clients(endpoint_url=moto_server), sink=sink, ruleset=RULESET)
+    handle(runtime, {"Records": events})
+    assert identities(sink.alerts) == reference_alerts(RULESET, events)
+    assert all(dict(a.event) in events for a in sink.alerts)
