@@ -134,7 +134,8 @@ CODES: Mapping[str, CodeInfo] = {
                        "A stateful key or value that is not a plain event path, or is given "
                        "twice (ctrules.checks_stateful)."),
     "CTR025": CodeInfo("short-sequence", "error",
-                       "A sequence with fewer than two steps (ctrules.checks_stateful)."),
+                       "A sequence with fewer than two or more than four steps "
+                       "(ctrules.checks_stateful)."),
     "CTR114": CodeInfo("example-without-time", "warning",
                        "A stateful rule's example record has no usable eventTime "
                        "(ctrules.checks_stateful)."),

@@ -3,10 +3,11 @@
 `.ctr text → parser → nodes → **checks** → compiler → RuleSet`. The core checker walks a
 sequence's steps like any condition; these checks add what only a state clause can get wrong:
 
-* CTR022 — a window out of range (count/distinct/sequence: 1s to 1d; first_seen: 1h to 400d);
+* CTR022 — a window out of range (count/distinct: 1s to 1d; sequence: 1s to 1h; first_seen: 1h
+  to 400d);
 * CTR023 — a threshold out of range (1 to 1000: a window's state holds at most that many);
 * CTR024 — a key or value that is not a plain event path (`rule.…`, `it`, a path twice);
-* CTR025 — a sequence with fewer than two steps;
+* CTR025 — a sequence with fewer than two or more than four steps;
 * CTR114 — a stateful rule's example record without a usable `eventTime` (it never counts).
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 from . import nodes as n
 from .diagnostics import Diagnostic
-from .stateful.engine import MAX_THRESHOLD, event_time
+from .stateful.engine import MAX_STEPS, MAX_THRESHOLD, event_time
 
 BAD_WINDOW = "CTR022"
 BAD_THRESHOLD = "CTR023"
@@ -28,7 +29,7 @@ DAY = 86400
 _WINDOW_RANGE = {
     "count": (1, DAY),
     "distinct": (1, DAY),
-    "sequence": (1, DAY),
+    "sequence": (1, 3600),  # its state holds every second a step was seen in the window
     "first_seen": (3600, 400 * DAY),
 }
 
@@ -74,6 +75,10 @@ def _rule(rule: n.RuleDecl, s: n.Stateful) -> Iterator[Diagnostic]:
                          f"rule {rule.name}: a sequence needs at least two steps", where,
                          "add `then <condition>`; for one condition, `count >= 1` alerts once "
                          "per key and window")
+    elif s.kind == "sequence" and len(s.steps) > MAX_STEPS:
+        yield Diagnostic(SHORT_SEQUENCE, "error",
+                         f"rule {rule.name}: a sequence has at most {MAX_STEPS} steps, not "
+                         f"{len(s.steps)}", where, "split it into two rules")
     for ex in rule.examples:
         records = ex.event if isinstance(ex.event, list) else [ex.event]
         if any(not isinstance(r, dict) or event_time(r) is None for r in records):

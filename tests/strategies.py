@@ -551,7 +551,8 @@ def _stateful(macros: tuple[str, ...], lists: tuple[str, ...],
                   key, _WINDOWS, threshold),
         st.builds(lambda v, k, w: n.Stateful("first_seen", k, w, value=v), st.none() | value,
                   key, _LOOKBACKS),
-        st.builds(lambda k, w, s: n.Stateful("sequence", k, w, steps=s), key, _WINDOWS, steps),
+        st.builds(lambda k, w, s: n.Stateful("sequence", k, w, steps=s), key,
+                  _WINDOWS.filter(lambda w: w.seconds <= 3600), steps),
     ).filter(lambda c: _distinct_paths(c.key + ((c.value,) if c.value is not None else ())))
     return st.none() | st.none() | clause
 

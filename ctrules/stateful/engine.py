@@ -54,8 +54,10 @@ SHOWN_VALUES = 20
 """Distinct values an alert lists."""
 MAX_THRESHOLD = 1000
 """A window's state holds at most this many members (checked by CTR023)."""
-SEQUENCE_CAP = 2000
-"""Sightings kept per sequence step and key (older ones leave first)."""
+SEQUENCE_CAP = 6000
+"""Seconds kept per sequence step and key: a window of at most 1h plus the tolerance is 4,500
+seconds, pruned every batch; four steps of 11-byte times stay far under DynamoDB's 400 KB."""
+MAX_STEPS = 4
 VALUE_CHARS = 256
 """Stored values are cut to this length (a DynamoDB item is at most 400 KB)."""
 
@@ -135,6 +137,7 @@ class EngineStats:
     late: int = 0
     no_time: int = 0
     alerts: int = 0
+    full: int = 0
 
 
 class StatefulEngine:
@@ -365,7 +368,11 @@ class StatefulEngine:
             for step in ob.steps:
                 adds[f"s{step}"].add(f"{ob.time:011d}")
         ttl = self._ttl(obs[-1].time + spec.window)
-        state = self.store.add_members(item, adds, SEQUENCE_CAP, ttl) or {}
+        state = self.store.add_members(item, adds, SEQUENCE_CAP, ttl)
+        if state is None:  # cannot happen while pruning keeps up; say so if it does
+            self.stats.full += 1
+            log.warning("sequence state of rule %s is full for key %s", spec.name, key)
+            return []
         times = [sorted(int(t) for t in state.get(f"s{i}", ())) for i in range(len(spec.steps))]
         if watermark is not None:
             horizon = watermark - spec.window - self.lateness

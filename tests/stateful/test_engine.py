@@ -193,3 +193,15 @@ def test_a_sequence_needs_its_steps_in_event_time_order() -> None:
         list(reversed(forward)))
     assert len(alerts) == 1
     assert alerts[0].state and alerts[0].state["started"] == iso(BASE + 40)
+
+
+def test_a_full_sequence_state_is_counted_not_silent(monkeypatch: Any) -> None:
+    from ctrules.stateful import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SEQUENCE_CAP", 2)
+    engine = StatefulEngine(RULESET, MemoryStore(), rules=[RULESET.rule_decl("chain")])
+    first = [make_event(i, i, "A", "p1", "v", "ip") for i in range(3)]
+    engine.process([o for e in first for o in engine.observe(e)])
+    more = [make_event(10, 10, "B", "p1", "v", "ip"), make_event(11, 11, "C", "p1", "v", "ip")]
+    assert engine.process([o for e in more for o in engine.observe(e)]) == []
+    assert engine.stats.full == 1
