@@ -87,8 +87,9 @@ def _text(value: Any) -> str:
 
 
 def _values(reached: Any) -> list[str]:
-    """What a path reached, as strings; missing and null reach nothing."""
-    return [_text(v) for v in expand(reached) if v is not MISSING and v is not None]
+    """What a path reached, as strings; missing, null and "" reach nothing (a DynamoDB set
+    holds no empty string)."""
+    return [_text(v) for v in expand(reached) if v is not MISSING and v is not None and v != ""]
 
 
 def _key_part(reached: Any) -> str:
@@ -451,8 +452,18 @@ def completions(times: Sequence[Sequence[int]], window: int) -> list[tuple[int, 
     return out
 
 
+MAX_KEY_TEXT = 512
+"""Longer keys (a path fanning out over many values) are stored by hash: DynamoDB's partition
+key holds at most 2,048 bytes."""
+
+
 def _item(rule: str, kind: str, key: tuple[str, ...], *rest: str) -> str:
-    return "|".join((rule, kind, orjson.dumps(list(key)).decode(), *rest))
+    text = orjson.dumps(list(key)).decode()
+    if len(text.encode()) > MAX_KEY_TEXT:
+        text = "h:" + hashlib.sha256(text.encode()).hexdigest()
+    tail = tuple(r if len(r.encode()) <= MAX_KEY_TEXT
+                 else "h:" + hashlib.sha256(r.encode()).hexdigest() for r in rest)
+    return "|".join((rule, kind, text, *tail))
 
 
 def _is_remote(store: StateStore) -> bool:

@@ -8,6 +8,7 @@ of a sequence seen — and the alerts it decided.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,22 +39,22 @@ def explain_stateful(ruleset: RuleSet, records: Iterable[Any], only: str | None 
         for item, sets in sorted(store.sets.items()):
             if not item.startswith(prefix):
                 continue
-            _, kind, key, *rest = item.split("|")
-            shown = ", ".join(orjson.loads(key)) or "-"
+            kind, key, rest = _split(item, prefix)
+            shown = _shown(key)
             if kind == "w":
                 held = len(sets.get("m", ()))
                 what = "events" if spec.kind == "count" else "distinct values"
                 verdict = "reached" if held >= (spec.threshold or 1) else "below"
-                lines.append(f"  key {shown}, window from {iso(int(rest[0]))}: {held} {what} "
+                lines.append(f"  key {shown}, window from {iso(int(rest))}: {held} {what} "
                              f"(threshold {spec.threshold}: {verdict})")
             else:
                 steps = [len(sets.get(f"s{i}", ())) for i in range(len(spec.steps))]
                 lines.append(f"  key {shown}: times seen per step {steps}")
         for item, seen in sorted(store.seen.items()):
             if item.startswith(prefix):
-                _, _, key, *value = item.split("|")
-                shown = ", ".join(orjson.loads(key)) or "-"
-                extra = f", value {value[0]}" if value else ""
+                _, key, value = _split(item, prefix)
+                shown = _shown(key)
+                extra = f", value {value}" if value else ""
                 lines.append(f"  key {shown}{extra}: first seen {iso(seen.first)}, last "
                              f"{iso(seen.last)}")
         for alert in alerts:
@@ -62,3 +63,23 @@ def explain_stateful(ruleset: RuleSet, records: Iterable[Any], only: str | None 
         if engine.stats.no_time:
             lines.append(f"  ({engine.stats.no_time} record(s) without eventTime not counted)")
     return "\n".join(lines)
+
+
+def _shown(key: str) -> str:
+    if key.startswith("h:"):
+        return f"(a long key, hashed {key[2:14]}…)"
+    return ", ".join(orjson.loads(key)) or "-"
+
+
+def _split(item: str, prefix: str) -> tuple[str, str, str]:
+    """An item name `rule|kind|key|rest` → (kind, key, rest); the key is JSON (or a hash) and
+    may itself hold `|`."""
+    kind, _, tail = item[len(prefix):].partition("|")
+    if tail.startswith("h:"):
+        key, _, rest = tail.partition("|")
+        return kind, key, rest
+    _, end = _JSON.raw_decode(tail)
+    return kind, tail[:end], tail[end + 1:]
+
+
+_JSON = json.JSONDecoder()

@@ -140,3 +140,18 @@ def test_run_gives_the_same_alerts_whatever_the_file_order(
     assert outputs[0] == outputs[1]
     (line,) = outputs[0].splitlines()
     assert json.loads(line)["state"]["count"] == 6
+
+
+def test_explain_and_store_cope_with_odd_keys(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rules = ('rule w { when eventName == "X" count >= 2 by [userAgent, requestParameters.tags] within 10m }\n'
+             'rule f { when eventName == "X" first_seen userAgent by [requestParameters.tags] within 1d }\n')
+    (tmp_path / "r.ctr").write_text(rules)
+    many = [f"tag-{i:04d}" for i in range(200)]  # fans out: a key far longer than DynamoDB's pk
+    events = [dict(_ev(i, i, eventName="X", userAgent="curl|8.0"), requestParameters={"tags": many})
+              for i in range(2)]
+    (tmp_path / "e.json").write_text(json.dumps({"Records": events}))
+    assert cli.main(["explain", str(tmp_path / "r.ctr"), str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "(a long key, hashed" in out and "2 events (threshold 2: reached)" in out
+    assert "value curl|8.0: first seen" in out
