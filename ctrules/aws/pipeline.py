@@ -179,6 +179,10 @@ class Batch:
             except Exception as exc:
                 for item in set(owners):
                     self.fail(item, f"dedup table unavailable: {type(exc).__name__}: {exc}")
+                if self.p.stateful is not None:  # not sent: a retry must decide them again
+                    for alert in alerts:
+                        if alert.state is not None:
+                            self.p.stateful.release(alert)
                 return
             self.counters.add("Duplicates", len(claim.duplicates))
             for alert in claim.busy:
