@@ -31,6 +31,8 @@ class Alert:
     tags: tuple[str, ...] = ()
     description: str = ""
     group_key: tuple[str, ...] = ()
+    state: Mapping[str, Any] | None = None
+    """A stateful rule's decision: key, window, count / distinct values, sample eventIDs."""
 
     @property
     def ignored(self) -> bool:
@@ -56,6 +58,11 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape `ctrules run` prints, one per line."""
+        if self.state is not None:
+            return {**self._dict(), "state": dict(self.state)}
+        return self._dict()
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "severity": self.severity,

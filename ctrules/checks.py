@@ -37,6 +37,7 @@ from lark.exceptions import VisitError
 
 from . import nodes as n
 from .checks_schema import schema_findings
+from .checks_stateful import stateful_findings
 from .diagnostics import Diagnostic, Level, sort_key
 from .parser import CtrSyntaxError, parse
 from .rulepaths import directory_rule_files
@@ -138,6 +139,20 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR116": CodeInfo("field-name-as-value", "warning",
                        'A CloudTrail field compared with a string that is a field name '
                        '(eventName == "eventSource").'),
+    # stateful rules (ctrules.checks_stateful)
+    "CTR030": CodeInfo("invalid-window", "error",
+                       "A stateful rule's window is out of range (ctrules.checks_stateful)."),
+    "CTR031": CodeInfo("invalid-threshold", "error",
+                       "A count/distinct threshold out of 1..1000 (ctrules.checks_stateful)."),
+    "CTR032": CodeInfo("invalid-state-path", "error",
+                       "A stateful key or value that is not a plain event path, or is given "
+                       "twice (ctrules.checks_stateful)."),
+    "CTR033": CodeInfo("short-sequence", "error",
+                       "A sequence with fewer than two or more than four steps "
+                       "(ctrules.checks_stateful)."),
+    "CTR120": CodeInfo("example-without-time", "warning",
+                       "A stateful rule's example record has no usable eventTime "
+                       "(ctrules.checks_stateful)."),
 }
 
 
@@ -235,6 +250,7 @@ def check_sources(
     if not any(d.code == "CTR021" for d in diagnostics):
         for extra in _extra_checks():
             diagnostics.extend(extra(files))
+    diagnostics.extend(stateful_findings(files))  # no recursion: safe past the depth limit
     return files, _sorted_unique(diagnostics)
 
 
@@ -676,6 +692,9 @@ class _Checker:
         if rule.when is not None:
             self.walk(rule.when, ctx)
             self.check_constant(rule.when, f"rule {rule.name}", report_true=True)
+        for step in rule.stateful.steps if rule.stateful else ():  # a sequence's conditions
+            self.walk(step, ctx)
+            self.check_literals(step)
         if rule.summary is not None:
             self.check_template(rule.summary, rule)
         for gpath in rule.group_by or ():

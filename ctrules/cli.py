@@ -310,11 +310,15 @@ def _explain_records(args: argparse.Namespace, ruleset: RuleSet,
     from .explain import explain_rule
 
     status = 0
+    # Stateful rules are decided over all the records, after the per-record traces.
+    records: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, BadRecord):
             print(f"{item.source}: bad record {item.index}: {item.reason}", file=sys.stderr)
             status = 1
             continue
+        if ruleset.stateful_decls:
+            records.append(item)
         alerts = {a.rule: a for a in ruleset.evaluate(item)}
         candidates = set(ruleset.candidates_for(item))
         print(f"event {item.get('eventID', '-')}: {item.get('eventSource', '-')} "
@@ -337,6 +341,10 @@ def _explain_records(args: argparse.Namespace, ruleset: RuleSet,
         if not args.rule and not args.all and skipped:
             print(f"({skipped} rule(s) cannot match this eventSource/eventName; --all shows them)")
         print()
+    if ruleset.stateful_decls:
+        from .stateful.explain import explain_stateful
+
+        print(explain_stateful(ruleset, records, args.rule))
     return status
 
 
@@ -412,6 +420,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Decoded CloudTrail records hold no reference cycles, so the cyclic collector only costs
     # time here (~20% of a run); the rule set built above is frozen out of its sight.
     gc.freeze()
+    stateful = _stateful_run(ruleset)
     for done, name in enumerate(logs, 1):
         if name != "-" and is_digest_key(name.replace(os.sep, "/")):
             stats.skipped += 1
@@ -437,6 +446,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                               file=sys.stderr)
                         continue
                     stats.records += 1
+                    if stateful is not None:
+                        stateful.collect(item)
                     for alert in ruleset.evaluate(item):
                         if alert.ignored:
                             for name_ in alert.ignored_by:
@@ -466,6 +477,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.flush()
         progress.update(done, stats.records, sum(stats.alerts.values()))
     progress.close()
+    if stateful is not None:
+        stateful.finish(out, stats.alerts, sink, args.include_ignored)
+        stats.delivery_failures += stateful.delivery_failures
     if not args.quiet:
         stats.print_summary(sys.stderr)
     return 1 if (stats.bad_files or stats.bad_records or stats.delivery_failures) else 0
@@ -482,6 +496,14 @@ def _delivery_sink(ruleset: RuleSet) -> Any:
     except (SlackConfigError, SecretError) as exc:
         print(f"ctrules run: --deliver: {exc}", file=sys.stderr)
         return None
+
+
+def _stateful_run(ruleset: RuleSet) -> Any:
+    if not ruleset.stateful_decls:
+        return None
+    from .stateful.run import StatefulRun
+
+    return StatefulRun(ruleset)
 
 
 class _RunStats:

@@ -389,7 +389,8 @@ _TOKEN = re.compile(
 
 _PROPS: dict[type[Any], frozenset[str]] = {
     n.RuleDecl: frozenset(
-        "when severity description summary tags enabled group_by example".split()
+        "when severity description summary tags enabled group_by example "
+        "count distinct first_seen sequence".split()
     ),
     n.IgnoreDecl: frozenset("when reason owner expires rules".split()),
     n.RouteDecl: frozenset("when to".split()),
@@ -697,7 +698,8 @@ _EXPR_TYPES = (
     n.Call,
 )
 _NO_KEY = -(1 << 40)  # a key no comment is attached to
-_RULE_ORDER = ("severity", "description", "tags", "summary", "enabled", "group_by", "when")
+_RULE_ORDER = ("severity", "description", "tags", "summary", "enabled", "group_by", "when",
+               "count", "distinct", "first_seen", "sequence")
 _IGNORE_ORDER = ("reason", "owner", "expires", "rules", "when")
 _ROUTE_ORDER = ("when", "to")
 
@@ -875,7 +877,26 @@ class _Printer:
             )
         if d.when is not None:
             props["when"] = d.when
+        if d.stateful is not None:
+            props[d.stateful.kind] = self.stateful(d.stateful)
         return {k: props[k] for k in _RULE_ORDER if k in props}
+
+    def stateful(self, s: n.Stateful) -> Doc:
+        """The value of a `count` / `distinct` / `first_seen` / `sequence` property."""
+        doc: list[Doc] = []
+        if s.kind == "distinct" and s.value is not None:
+            doc.extend([path(s.value), " "])
+        if s.kind == "first_seen" and s.value is not None:
+            doc.extend([path(s.value), " "])
+        if s.threshold is not None:
+            doc.extend([">= ", str(s.threshold), " "])
+        if s.key:
+            doc.extend(["by ", _bracketed("[", [path(p) for p in s.key], "]"), " "])
+        doc.extend(["within ", s.window.text or f"{s.window.seconds}s"])
+        for step in s.steps:
+            self.expr_end = step.span.end if step.span is not None else -1
+            doc.append(Nest(INDENT, [HARD, "then ", Align(self.expr(step))]))
+        return doc
 
     def _ignore_props(self, d: n.IgnoreDecl) -> dict[str, Doc | n.Expr]:
         props: dict[str, Doc | n.Expr] = {}

@@ -202,7 +202,8 @@ Expr = Union[
 class Example:
     name: str
     expect_match: bool
-    event: dict[str, Any] = field(hash=False)
+    event: dict[str, Any] | list[dict[str, Any]] = field(hash=False)
+    """One record, or (a ctrules extension) a list of records run through the rule together."""
     routes: tuple[str, ...] | None = None
     span: Span | None = _span()
 
@@ -230,6 +231,36 @@ class Text:
     span: Span | None = _span()
 
 
+# ---- stateful rules (ctrules extension) -------------------------------------------------
+
+StatefulKind = Literal["count", "distinct", "first_seen", "sequence"]
+DURATION_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Duration:
+    """`10m`, `90d`: compared by length, so `600s` and `10m` are one duration."""
+
+    seconds: int
+    text: str = field(default="", compare=False)
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Stateful:
+    """A rule's state clause (`count`, `distinct`, `first_seen` or `sequence`): the rule
+    alerts on what the events its `when` selects add up to, per `key`, within `window`."""
+
+    kind: StatefulKind
+    key: tuple[Path, ...]
+    window: Duration
+    threshold: int | None = None  # count / distinct: at least this many
+    value: Path | None = None  # distinct: the path counted; first_seen: the value per key
+    steps: tuple[Expr, ...] = ()  # sequence: each a condition, in event-time order
+    threshold_span: Span | None = _span()
+    span: Span | None = _span()
+
+
 @dataclass(frozen=True)
 class RuleDecl:
     name: str
@@ -243,6 +274,7 @@ class RuleDecl:
     examples: tuple[Example, ...] = ()
     span: Span | None = _span()
     severity_given: bool = field(default=False, compare=False)
+    stateful: Stateful | None = None
 
 
 @dataclass(frozen=True)

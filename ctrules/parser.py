@@ -339,6 +339,8 @@ class _Builder(Transformer[Token, Any]):
             if prop == "example":
                 examples.append(value)
                 continue
+            if prop == "stateful":
+                continue  # rule_decl keeps the first and reports the others
             if prop in seen:
                 self._note(DUPLICATE_PROPERTY, span, f"{kind} {name}: '{prop}' is given twice")
                 continue
@@ -367,6 +369,7 @@ class _Builder(Transformer[Token, Any]):
             examples=get("example", ()),
             span=self._span(meta),
             severity_given="severity" in p,
+            stateful=self._one_stateful(name, props),
         )
 
     def ignore_decl(self, meta: Meta, children: list[Any]) -> n.IgnoreDecl:
@@ -457,6 +460,79 @@ class _Builder(Transformer[Token, Any]):
 
     def verdict_no_match(self, meta: Meta, c: list[Any]) -> bool:
         return False
+
+    def json_records(self, meta: Meta, c: list[Any]) -> list[dict[str, Any]]:
+        return list(c)
+
+    # ---- stateful rules: each returns ("stateful", Stateful, span of the keyword) ----
+    def _one_stateful(self, name: Token, props: list[Any]) -> n.Stateful | None:
+        found = [(value, span) for prop, value, span in props if prop == "stateful"]
+        for value, span in found[1:]:
+            self._note(DUPLICATE_PROPERTY, span,
+                       f"rule {name}: a rule takes one of count, distinct, first_seen and "
+                       f"sequence ('{value.kind}' is a second one)")
+        return found[0][0] if found else None
+
+    def by_clause(self, meta: Meta, c: list[Any]) -> tuple[n.Path, ...]:
+        return tuple(c[1:])
+
+    def _duration(self, tok: Token) -> n.Duration:
+        text = str(tok)
+        return n.Duration(int(text[:-1]) * n.DURATION_UNITS[text[-1]], text, self._tspan(tok))
+
+    def _threshold(self, tok: Token) -> int:
+        raw = str(tok)
+        if not re.fullmatch(r"[0-9]+", raw):
+            self._note(INVALID_VALUE, self._tspan(tok),
+                       f"a threshold is a whole number of events, not {raw}")
+            return 1
+        return int(raw)
+
+    @staticmethod
+    def _split(c: list[Any]) -> tuple[tuple[n.Path, ...], list[Any]]:
+        key: tuple[n.Path, ...] = ()
+        rest = []
+        for item in c:
+            if isinstance(item, tuple):
+                key = item
+            else:
+                rest.append(item)
+        return key, rest
+
+    def count_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        key, (kw, _ge, number, _within, duration) = self._split(c)
+        spec = n.Stateful("count", key, self._duration(duration),
+                          threshold=self._threshold(number),
+                          threshold_span=self._tspan(number), span=self._span(meta))
+        return ("stateful", spec, self._tspan(kw))
+
+    def distinct_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        key, (kw, value, _ge, number, _within, duration) = self._split(c)
+        spec = n.Stateful("distinct", key, self._duration(duration), value=value,
+                          threshold=self._threshold(number),
+                          threshold_span=self._tspan(number), span=self._span(meta))
+        return ("stateful", spec, self._tspan(kw))
+
+    def first_seen_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        key, rest = self._split(c)
+        kw, *middle, _within, duration = rest
+        value = middle[0] if middle else None
+        spec = n.Stateful("first_seen", key, self._duration(duration), value=value,
+                          span=self._span(meta))
+        return ("stateful", spec, self._tspan(kw))
+
+    def sequence_step(self, meta: Meta, c: list[Any]) -> n.Expr:
+        return c[1]  # type: ignore[no-any-return]
+
+    def sequence_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+        kw, *rest = c
+        key: tuple[n.Path, ...] = ()
+        if rest and isinstance(rest[0], tuple):
+            key, rest = rest[0], rest[1:]
+        _within, duration, *steps = rest
+        spec = n.Stateful("sequence", key, self._duration(duration), steps=tuple(steps),
+                          span=self._span(meta))
+        return ("stateful", spec, self._tspan(kw))
 
     def example_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
         kw, name, verdict, event, *rest = c

@@ -145,7 +145,8 @@ class RuleSet:
                 continue
             self._rules.append(self._compile_rule(decl, len(self._rules)))
         self._by_name = {r.info.name: r for r in self._rules}
-        self._enabled = tuple(r for r in self._rules if r.info.enabled)
+        # Stateful rules alert on what events add up to, not per event: `ctrules.stateful`.
+        self._enabled = tuple(r for r in self._rules if r.info.enabled and not r.decl.stateful)
         self._dispatch: dict[tuple[Any, Any], Candidates | _SecondLevel] = {}
         self._explained: dict[tuple[str, int], Any] = {}  # RuleSet.why's compiled clauses
         # Rules indexed by the eventNames they require, so a new dispatch key only specialises
@@ -342,11 +343,27 @@ class RuleSet:
     def rule_decl(self, name: str) -> n.RuleDecl:
         return self._by_name[name].decl
 
+    @property
+    def stateful_decls(self) -> tuple[n.RuleDecl, ...]:
+        """The enabled stateful rules (`ctrules.stateful.StatefulEngine` evaluates them)."""
+        return tuple(r.decl for r in self._rules if r.decl.stateful and r.info.enabled)
+
+    def stateful_summary(self, name: str, record: Mapping[str, Any],
+                         state: Mapping[str, Any]) -> str:
+        """A stateful rule's summary; `{state.count}`, `{state.values}`, ... name its state."""
+        return self._by_name[name].summary({**record, "state": dict(state)})
+
     def run_examples(self) -> list[ExampleResult]:
         """Every `example` against its rule's `when` alone (ignores and `enabled` don't apply)."""
         results = []
         for rule in self._rules:
             for ex in rule.decl.examples:
+                if rule.decl.stateful or isinstance(ex.event, list):
+                    from .stateful.examples import example_matches
+
+                    results.append(ExampleResult(rule.info.name, ex.name, ex.expect_match,
+                                                 example_matches(self, rule.decl, ex), ex.span))
+                    continue
                 record = ex.event if isinstance(ex.event, dict) else {}
                 matched = bool(rule.pred(record, record))
                 routes = None

@@ -501,7 +501,7 @@ def _examples(routes: tuple[str, ...]) -> st.SearchStrategy[n.Example]:
         n.Example,
         strings(),
         st.booleans(),
-        records(),
+        records() | st.lists(records(), min_size=1, max_size=3),  # a list: an extension
         st.one_of(st.none(), st.lists(st.sampled_from(routes), max_size=2).map(tuple)),
     )
 
@@ -522,6 +522,41 @@ def _group_by() -> st.SearchStrategy[tuple[n.Path, ...] | None]:
     return st.none() | st.lists(paths(anchors=("rel",)), max_size=2).map(tuple)
 
 
+# Valid state clauses only (the generated rule sets must check clean): windows and thresholds in
+# range, at least two sequence steps, no path twice (CTR030-CTR033).
+_WINDOWS = st.one_of(st.builds(lambda k: n.Duration(k, f"{k}s"), st.integers(1, 3600)),
+                     st.builds(lambda k: n.Duration(60 * k, f"{k}m"), st.integers(1, 1440)),
+                     st.builds(lambda k: n.Duration(3600 * k, f"{k}h"), st.integers(1, 24)),
+                     st.just(n.Duration(86400, "1d")))
+_LOOKBACKS = st.one_of(st.builds(lambda k: n.Duration(3600 * k, f"{k}h"), st.integers(1, 48)),
+                       st.builds(lambda k: n.Duration(86400 * k, f"{k}d"), st.integers(1, 400)))
+
+
+def _distinct_paths(items: tuple[n.Path, ...]) -> bool:
+    return len({(p.anchor, p.segments) for p in items}) == len(items)
+
+
+@functools.cache
+def _stateful(macros: tuple[str, ...], lists: tuple[str, ...],
+              depth: int) -> st.SearchStrategy[n.Stateful | None]:
+    """A state clause (ctrules extension), absent most of the time."""
+    key = st.lists(paths(anchors=("rel",)), max_size=2).map(tuple).filter(_distinct_paths)
+    value = paths(anchors=("rel",))
+    threshold = st.integers(1, 1000)
+    steps = st.lists(exprs(depth, macros=macros, lists=lists), min_size=2, max_size=3).map(tuple)
+    clause = st.one_of(
+        st.builds(lambda k, w, t: n.Stateful("count", k, w, threshold=t), key, _WINDOWS,
+                  threshold),
+        st.builds(lambda v, k, w, t: n.Stateful("distinct", k, w, threshold=t, value=v), value,
+                  key, _WINDOWS, threshold),
+        st.builds(lambda v, k, w: n.Stateful("first_seen", k, w, value=v), st.none() | value,
+                  key, _LOOKBACKS),
+        st.builds(lambda k, w, s: n.Stateful("sequence", k, w, steps=s), key,
+                  _WINDOWS.filter(lambda w: w.seconds <= 3600), steps),
+    ).filter(lambda c: _distinct_paths(c.key + ((c.value,) if c.value is not None else ())))
+    return st.none() | st.none() | clause
+
+
 @functools.cache
 def _rule_decl(
     name: str, macros: tuple[str, ...], lists: tuple[str, ...], routes: tuple[str, ...], depth: int
@@ -540,6 +575,7 @@ def _rule_decl(
             group_by=draw(_group_by()),
             examples=tuple(draw(st.lists(_examples(routes), max_size=2))),
             severity_given=severity != "medium" or draw(st.booleans()),
+            stateful=draw(_stateful(macros, lists, depth)),
         )
 
     return build()

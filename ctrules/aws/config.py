@@ -50,6 +50,14 @@ ENVIRONMENT: dict[str, EnvVar] = {
         "",
         "Alias of CTRULES_SLACK_THREAD_TABLE (used when that is not set); prefer the latter.",
     ),
+    # -- stateful rules (ctrules.stateful) ----------------------------------------------------
+    "CTRULES_STATE_TABLE": EnvVar(
+        "",
+        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) holding "
+        "the state of stateful rules (count, distinct, first_seen, sequence) across invocations "
+        "and workers. Empty: state is kept in memory, per container (a rule set with stateful "
+        "rules then logs a warning: counts are not shared between concurrent invocations).",
+    ),
     # -- duplicates -----------------------------------------------------------------------------
     "CTRULES_DEDUP_TABLE": EnvVar(
         "",
@@ -196,6 +204,7 @@ class Config:
     stream: str = ""
     checkpoint_table: str = ""
     checkpoint_file: str = ""
+    state_table: str = ""
     # Everything the process was given, for the delivery layer; may hold secrets: no repr.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -240,6 +249,7 @@ class Config:
             stream=_str(env, "CTRULES_KINESIS_STREAM"),
             checkpoint_table=_str(env, "CTRULES_CHECKPOINT_TABLE"),
             checkpoint_file=_str(env, "CTRULES_CHECKPOINT_FILE"),
+            state_table=_str(env, "CTRULES_STATE_TABLE"),
             env=dict(env),
         )
 

@@ -24,6 +24,7 @@ from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_lo
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
+from ..stateful.engine import Observation, StatefulEngine
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -31,6 +32,7 @@ from .metrics import Counters
 logger = logging.getLogger("ctrules.aws.pipeline")
 
 CHUNK_ALERTS = 2000  # alerts held before a delivery; bounds memory on a noisy file
+STATE_CHUNK = 10_000  # stateful observations held before they are decided (O(keys) each time)
 BAD_RECORDS_LOGGED = 10  # per source and batch; the rest are counted and summarised
 
 
@@ -57,6 +59,7 @@ class Pipeline:
         dedup: DedupTable | None = None,
         key_suffixes: Sequence[str] = DEFAULT_SUFFIXES,
         chunk_alerts: int = CHUNK_ALERTS,
+        stateful: StatefulEngine | None = None,
     ):
         self.ruleset = ruleset
         self.sink = sink
@@ -64,6 +67,7 @@ class Pipeline:
         self.dedup = dedup
         self.key_suffixes = tuple(key_suffixes)
         self.chunk_alerts = chunk_alerts
+        self.stateful = stateful  # stateful rules: decided per batch, in `Batch.finish`
         # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
         # but deliver one chunk at a time.
         self._deliver_lock = threading.Lock()
@@ -81,6 +85,7 @@ class Batch:
         self._errors: dict[str, list[str]] = defaultdict(list)
         self._items: list[str] = []
         self._bad_logged: dict[str, int] = defaultdict(int)
+        self._observed: list[tuple[Observation, str]] = []
 
     # -- intake ---------------------------------------------------------------------------
     def add(self, item: str, work: Iterable[Work]) -> None:
@@ -154,6 +159,11 @@ class Batch:
             self.counters.add("AccessDenied")
             if any(alert.ignored for alert in alerts):
                 self.counters.add("IgnoredAccessDenied")
+        if self.p.stateful is not None:
+            self._observed.extend((ob, item) for ob in self.p.stateful.observe(record))
+            if len(self._observed) >= STATE_CHUNK:  # bound memory on a huge file, as alerts are
+                decide_stateful(self, self._observed)
+                self._observed = []
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)
@@ -199,6 +209,10 @@ class Batch:
             except Exception as exc:
                 for item in set(owners):
                     self.fail(item, f"dedup table unavailable: {type(exc).__name__}: {exc}")
+                if self.p.stateful is not None:  # not sent: a retry must decide them again
+                    for alert in alerts:
+                        if alert.state is not None:
+                            self.p.stateful.release(alert)
                 return
             self.counters.add("Duplicates", len(claim.duplicates))
             for alert in claim.busy:
@@ -236,6 +250,10 @@ class Batch:
                     failures=[DeliveryFailure("*", reason, event_ids=unsent if confirmed else ())],
                 )
             failed = self._account(report, to_send, owner_of) - confirmed
+            if self.p.stateful is not None:  # a retry must be able to decide these again
+                for alert in to_send:
+                    if id(alert) in failed and alert.state is not None:
+                        self.p.stateful.release(alert)
             if dedup is not None:
                 delivered = [
                     a for a in to_send if id(a) not in failed and id(a) not in confirmed
@@ -286,6 +304,9 @@ class Batch:
         return failed
 
     def finish(self) -> dict[str, ItemResult]:
+        if self._observed:
+            decide_stateful(self, self._observed)
+            self._observed = []
         self.flush()
         for source, count in self._bad_logged.items():
             if count > BAD_RECORDS_LOGGED:
@@ -299,3 +320,24 @@ def _covers(failure: DeliveryFailure, alert: Alert) -> bool:
     if failure.event_ids and alert.event_id not in failure.event_ids:
         return False
     return not failure.rules or alert.rule in failure.rules
+
+
+def decide_stateful(batch: Batch, observed: list[tuple[Observation, str]]) -> None:
+    """Fold the batch's stateful observations into the state store (one request per rule, key
+    and window) and queue the alerts decided, each owned by the item of its last event."""
+    engine = batch.p.stateful
+    assert engine is not None
+    owner = {(ob.rule, ob.event_id): item for ob, item in observed}
+    late = engine.stats.late
+    try:
+        alerts = engine.process([ob for ob, _ in observed])
+    except Exception as exc:  # the store failed: the items retry; adding again is idempotent
+        for item in sorted({item for _, item in observed}):
+            batch.fail(item, f"state store unavailable: {type(exc).__name__}: {exc}")
+        return
+    batch.counters.add("LateEvents", engine.stats.late - late)
+    for alert in alerts:
+        sample = (alert.state or {}).get("sample") or [""]
+        batch.counters.alert(alert.rule)
+        batch._alerts.append(alert)
+        batch._owners.append(owner.get((alert.rule, sample[-1]), observed[-1][1]))

@@ -94,6 +94,19 @@ def build_delivery(
     return sink
 
 
+def build_stateful(ruleset: Any, config: Config, clients: ClientFactory) -> Any:
+    """The stateful rules' engine: DynamoDB state when a table is configured, else memory."""
+    if not getattr(ruleset, "stateful_decls", ()):
+        return None
+    from ..stateful import MemoryStore, StatefulEngine
+    from ..stateful.dynamodb import DynamoStore
+
+    if config.state_table:
+        return StatefulEngine(ruleset, DynamoStore(clients("dynamodb"), config.state_table))
+    log(logger, "warning", "stateful rules without CTRULES_STATE_TABLE: state is per container")
+    return StatefulEngine(ruleset, MemoryStore())
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -137,6 +150,7 @@ class Runtime:
             s3=clients("s3"),
             dedup=dedup,
             key_suffixes=config.s3_key_suffixes,
+            stateful=build_stateful(ruleset, config, clients),
         )
         log(
             logger,

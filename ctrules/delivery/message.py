@@ -444,6 +444,38 @@ def why_section(lines: Sequence[str]) -> Payload | None:
     return _section(f"*Why*\n```{body}```")
 
 
+def state_section(alert: Alert) -> Payload | None:
+    """A stateful rule's decision (ctrules.stateful): key, window, count or distinct values,
+    the sample of events it carries."""
+    state = alert.state
+    if not state:
+        return None
+    lines = []
+    key = state.get("key") or {}
+    if key:
+        lines.append("*Key* " + ", ".join(f"{k} = {code(str(v), 200)}" for k, v in key.items()))
+    if "count" in state:
+        lines.append(f"*Count* {state['count']:,} events (threshold {state.get('threshold')})")
+    if "distinct" in state:
+        shown = ", ".join(code(str(v), 120) for v in state.get("values", [])[:10])
+        more = state["distinct"] - min(10, len(state.get("values", [])))
+        tail = f" +{more:,} more" if more > 0 else ""
+        lines.append(f"*Distinct* {state['distinct']:,} values (threshold "
+                     f"{state.get('threshold')}): {shown}{tail}")
+    if "first_seen" in state:
+        lines.append(f"*First seen* {state['first_seen']} (nothing in the "
+                     f"{state.get('lookback_days')} days before)")
+    if "started" in state:
+        lines.append(f"*Sequence* {state.get('steps')} steps, {state['started']} → "
+                     f"{state['completed']}")
+    if "window" in state:
+        lines.append(f"*Window* {state['window'][0]} → {state['window'][1]}")
+    sample = state.get("sample") or []
+    if sample:
+        lines.append("*Sample* " + ", ".join(code(str(i), 80) for i in sample))
+    return _section(_join_fitting(lines, SECTION_TEXT_LIMIT))
+
+
 def ids_context(group: AlertGroup, unrouted: Sequence[str], note: str | None) -> Payload:
     ids = list(dict.fromkeys(group.event_ids))
     shown = ", ".join(code(i, 80) for i in ids[:EVENT_IDS_SHOWN])
@@ -526,7 +558,8 @@ def render_group(
             )
         )
     varying = group.count > 1 and not group.per_event
-    for optional in (why_section(why), varying_section(group.alerts) if varying else None):
+    for optional in (state_section(alert), why_section(why),
+                     varying_section(group.alerts) if varying else None):
         if optional is not None:
             blocks.append(optional)
     for title, path in (

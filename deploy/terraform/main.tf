@@ -138,6 +138,7 @@ locals {
     CTRULES_SLACK_THREAD_TABLE    = local.create_thread_table ? aws_dynamodb_table.threads[0].name : null
     CTRULES_SLACK_MESSAGE_MODE    = var.slack_message_mode == "per_alert" ? null : var.slack_message_mode
     CTRULES_ACCESS_DENIED_METRICS = var.access_denied_metrics ? "true" : null
+    CTRULES_STATE_TABLE           = var.create_state_table ? aws_dynamodb_table.state[0].name : null
   }
 
   lambda_environment = merge(

@@ -290,6 +290,12 @@ variable "dedup_ttl_seconds" {
   default     = 1209600
 }
 
+variable "create_state_table" {
+  description = "Create the DynamoDB table holding the state of stateful rules (count, distinct, first_seen, sequence) across concurrent invocations (on-demand billing, items expire by TTL). Without it such rules count per container only."
+  type        = bool
+  default     = true
+}
+
 variable "create_thread_table" {
   description = "Create the DynamoDB table that makes later alerts of the same group reply in the first Slack message's thread across invocations (bot-token mode only). Null: create it when slack_bot_token_param_name is set."
   type        = bool

@@ -117,7 +117,7 @@ def test_service_principals_are_pinned_to_their_source() -> None:
 
 def test_tables_are_encrypted_and_expire_items() -> None:
     tables = _of_type("aws_dynamodb_table")
-    assert {name for name, _ in tables} == {"dedup", "threads"}
+    assert {name for name, _ in tables} == {"dedup", "threads", "state"}
     for name, body in tables:
         assert body["server_side_encryption"][0]["enabled"] is True, name
         assert body["ttl"][0] == {"attribute_name": "expires_at", "enabled": True}, name

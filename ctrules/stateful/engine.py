@@ -1,0 +1,516 @@
+"""Stateful rules — the engine: observations in, one alert per key per window out.
+
+`.ctr → ... → RuleSet` selects events with each stateful rule's `when` (`observe`); the engine
+then folds a *batch* of those observations into the state store with one store request per
+(rule, key, window) — not per event — and alerts when a window's state satisfies the rule:
+
+- `count >= N ... within W`: windows are fixed, aligned to the epoch in event time
+  ([k·W, (k+1)·W)); a window alerts once when it holds N distinct events (by eventID);
+- `distinct P >= N ... within W`: the same windows, N distinct values of P;
+- `first_seen [P] by [K] within D`: an event whose key (and value) was not seen in the D before
+  it starts an episode; each episode alerts once;
+- `sequence ... within W then A then B ...`: events matching each step in strictly increasing
+  event time, first to last within W; alerts once per key per window of the last step's time.
+
+Late delivery: CloudTrail delivers files up to ~15 minutes late and out of order. A window stays
+open for `LATENESS_SECONDS` after it ends, measured against the latest event time this engine
+has seen (its watermark): within that tolerance the result does not depend on arrival order or
+batching. An event later than that is dropped and counted (`late`), so a closed window is never
+reopened into a second alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .. import nodes as n
+from ..alerts import Alert
+from ..compiler import Pred, compile_expr
+from ..values import MISSING, expand, make_walker
+from .store import StateStore
+
+if TYPE_CHECKING:
+    from ..ruleset import RuleSet
+
+log = logging.getLogger("ctrules.stateful")
+
+LATENESS_SECONDS = 900
+"""How late (in event time, behind the latest event seen) an event may arrive and still count."""
+RETAIN_SECONDS = 86400
+"""Stored state outlives its window by this much, so a replay within a day is not re-alerted."""
+SAMPLE_EVENTS = 5
+"""Events an alert carries (the latest ones of the window); the rest are counted."""
+SHOWN_VALUES = 20
+"""Distinct values an alert lists."""
+MAX_THRESHOLD = 1000
+"""A window's state holds at most this many members (checked by CTR031)."""
+SEQUENCE_CAP = 6000
+"""Seconds kept per sequence step and key: a window of at most 1h plus the tolerance is 4,500
+seconds, pruned every batch; four steps of 11-byte times stay far under DynamoDB's 400 KB."""
+MAX_STEPS = 4
+VALUE_CHARS = 256
+"""Stored values are cut to this length (a DynamoDB item is at most 400 KB)."""
+
+
+def event_time(record: Mapping[str, Any]) -> int | None:
+    """`eventTime` as epoch seconds, or None when it is missing or not an ISO-8601 time."""
+    raw = record.get("eventTime")
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp())
+
+
+def iso(t: int) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value[:VALUE_CHARS]
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()[:VALUE_CHARS]
+
+
+def _values(reached: Any) -> list[str]:
+    """What a path reached, as strings; missing, null and "" reach nothing (a DynamoDB set
+    holds no empty string)."""
+    return [_text(v) for v in expand(reached) if v is not MISSING and v is not None and v != ""]
+
+
+def _key_part(reached: Any) -> str:
+    values = _values(reached)
+    return ",".join(sorted(set(values))) if values else "-"
+
+
+def event_id(record: Mapping[str, Any]) -> str:
+    raw = record.get("eventID")
+    if isinstance(raw, str) and raw:
+        return raw[:VALUE_CHARS]
+    # No eventID: the record's own bytes identify it (a retried batch re-adds the same one).
+    return "h:" + hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS,
+                                              default=str)).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One event a stateful rule's `when` selected."""
+
+    rule: str
+    key: tuple[str, ...]
+    time: int
+    event_id: str
+    values: tuple[str, ...]  # distinct: the values of P; first_seen: the value (or ())
+    steps: tuple[int, ...]  # sequence: the steps this event satisfies
+    event: Mapping[str, Any] = field(compare=False, repr=False)
+
+
+@dataclass
+class _Spec:
+    name: str
+    decl: n.RuleDecl
+    kind: str
+    window: int
+    threshold: int
+    key_paths: tuple[str, ...]
+    keys: tuple[Any, ...]
+    value: Any
+    steps: tuple[Pred, ...]
+
+
+@dataclass
+class EngineStats:
+    observed: int = 0
+    late: int = 0
+    no_time: int = 0
+    alerts: int = 0
+    full: int = 0
+
+
+class StatefulEngine:
+    """Stateful rules of one rule set over one state store."""
+
+    def __init__(self, ruleset: RuleSet, store: StateStore,
+                 lateness: int = LATENESS_SECONDS, *,
+                 rules: Sequence[n.RuleDecl] | None = None, ignores: bool = True):
+        from ..ruleset import RuleSet
+
+        self.ruleset = ruleset
+        self.store = store
+        self.lateness = lateness
+        self.watermark: int | None = None
+        self.stats = EngineStats()
+        self._claimed: set[str] = set()  # names this engine claimed: not asked again
+        self._lock = threading.RLock()
+        self.specs: dict[str, _Spec] = {}
+        for decl in ruleset.stateful_decls if rules is None else rules:
+            assert decl.stateful is not None
+            self.specs[decl.name] = _compile(decl, ruleset)
+        # The rules' `when`s, with ignores, behind the rule set's own dispatch index.
+        self._select = RuleSet(_selecting_files(ruleset.files, set(self.specs), ignores))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.specs)
+
+    # ---- selecting ---------------------------------------------------------------------------
+
+    def observe(self, event: Any) -> list[Observation]:
+        """The stateful rules whose `when` holds for `event` (ignored events do not count)."""
+        if not self.specs:
+            return []
+        hits = self._select.evaluate(event)
+        if not hits:
+            return []
+        out = []
+        for hit in hits:
+            if hit.ignored:
+                continue
+            record = hit.event
+            t = event_time(record)
+            if t is None:
+                self.stats.no_time += 1
+                continue
+            spec = self.specs[hit.rule]
+            steps: tuple[int, ...] = ()
+            if spec.kind == "sequence":
+                steps = tuple(i for i, pred in enumerate(spec.steps) if _safe(pred, record))
+                if not steps:
+                    continue
+            values: tuple[str, ...] = ()
+            if spec.value is not None:
+                values = tuple(sorted(set(_values(spec.value(record)))))
+                if spec.kind == "distinct" and not values:
+                    continue
+            key = tuple(_key_part(k(record)) for k in spec.keys)
+            if spec.kind == "first_seen":
+                values = (_key_part(spec.value(record)),) if spec.value is not None else ()
+            out.append(Observation(spec.name, key, t, event_id(record), values, steps, record))
+        return out
+
+    # ---- deciding ----------------------------------------------------------------------------
+
+    def process(self, observations: Iterable[Observation]) -> list[Alert]:
+        """Fold one batch into the store; the alerts it decides (at most one per key and
+        window, across batches, workers and retries). Thread-safe: the container workers'
+        threads share one engine; the DynamoDB store is atomic per request, the memory store
+        is used by one batch at a time."""
+        if _is_remote(self.store):
+            return self._process(observations)
+        with self._lock:
+            return self._process(observations)
+
+    def _process(self, observations: Iterable[Observation]) -> list[Alert]:
+        watermark = self.watermark
+        groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], list[Observation]] = (
+            defaultdict(list))
+        latest = watermark
+        for ob in observations:
+            self.stats.observed += 1
+            spec = self.specs.get(ob.rule)
+            if spec is None:
+                continue
+            if watermark is not None and self._too_late(spec, ob.time, watermark):
+                self.stats.late += 1
+                continue
+            latest = ob.time if latest is None else max(latest, ob.time)
+            if spec.kind in ("count", "distinct"):
+                bucket = ob.time - ob.time % spec.window
+                groups[(ob.rule, ob.key, (), bucket)].append(ob)
+            elif spec.kind == "first_seen":
+                groups[(ob.rule, ob.key, ob.values, 0)].append(ob)
+            else:
+                groups[(ob.rule, ob.key, (), 0)].append(ob)
+        alerts: list[Alert] = []
+        for (rule, key, value, bucket), obs in sorted(groups.items(), key=lambda g: g[0]):
+            spec = self.specs[rule]
+            obs.sort(key=lambda o: (o.time, o.event_id))
+            try:
+                if spec.kind in ("count", "distinct"):
+                    alert = self._window(spec, key, bucket, obs)
+                    found = [alert] if alert else []
+                elif spec.kind == "first_seen":
+                    found = self._first_seen(spec, key, value, obs)
+                else:
+                    found = self._sequence(spec, key, obs, latest)
+            except Exception:
+                # A store failure must not be silent or partial for the caller: re-raise so the
+                # batch fails and is retried (adding is idempotent, claims are per name).
+                log.exception("state store failed for rule %s", rule)
+                raise
+            alerts.extend(found)
+        if latest is not None:
+            with self._lock:  # another thread may have moved it further meanwhile
+                latest = max(latest, self.watermark or latest)
+                self.watermark = latest
+            self.store.expire(latest - self.lateness - RETAIN_SECONDS
+                              if _is_remote(self.store) else latest)
+        self.stats.alerts += len(alerts)
+        return alerts
+
+    def release(self, alert: Alert) -> None:
+        """Give back the claim of an alert that was not delivered, so a retry can send it."""
+        name = (alert.state or {}).get("claim")
+        if isinstance(name, str):
+            self._claimed.discard(name)
+            self.store.release(name)
+
+    def run(self, events: Iterable[Any]) -> list[Alert]:
+        """Every alert a whole set of events decides, whatever their order: selected, sorted
+        by event time, folded as one batch (`ctrules run`, `ctrules test`)."""
+        observations = [ob for event in events for ob in self.observe(event)]
+        observations.sort(key=lambda o: (o.time, o.event_id, o.rule))
+        return self.process(observations)
+
+    def _too_late(self, spec: _Spec, t: int, watermark: int) -> bool:
+        if spec.kind in ("count", "distinct"):
+            return t - t % spec.window + spec.window + self.lateness < watermark
+        if spec.kind == "sequence":
+            return t + spec.window + self.lateness < watermark
+        return False
+
+    def _ttl(self, end: int) -> int:
+        return end + self.lateness + (RETAIN_SECONDS if _is_remote(self.store) else 0)
+
+    def _claim(self, name: str, ttl: int) -> bool:
+        if name in self._claimed:
+            return False
+        if self.store.claim(name, ttl):
+            self._claimed.add(name)
+            if len(self._claimed) > 100_000:
+                self._claimed.clear()
+            return True
+        return False
+
+    def _window(self, spec: _Spec, key: tuple[str, ...], bucket: int,
+                obs: list[Observation]) -> Alert | None:
+        item = _item(spec.name, "w", key, str(bucket))
+        claim = item + "|alert"
+        if claim in self._claimed:
+            return None
+        ttl = self._ttl(bucket + spec.window)
+        if spec.kind == "count":
+            members: set[str] = {o.event_id for o in obs}
+        else:
+            members = {v for o in obs for v in o.values}
+        state = self.store.add_members(item, {"m": members}, spec.threshold, ttl)
+        if state is None:  # full: the threshold was reached by an earlier batch (a retry)
+            total, shown = max(spec.threshold, len(members)), sorted(members)
+        else:
+            held = state.get("m", frozenset())
+            total, shown = len(held), sorted(held)
+        if total < spec.threshold or not self._claim(claim, ttl):
+            return None
+        info: dict[str, Any] = {
+            "kind": spec.kind,
+            "key": dict(zip(spec.key_paths, key, strict=True)),
+            "window": [iso(bucket), iso(bucket + spec.window)],
+            "threshold": spec.threshold,
+            "claim": claim,
+        }
+        if spec.kind == "count":
+            info["count"] = total
+        else:
+            info["distinct"] = total
+            info["values"] = shown[:SHOWN_VALUES]
+        return self._alert(spec, obs, info, (str(bucket),))
+
+    def _first_seen(self, spec: _Spec, key: tuple[str, ...], value: tuple[str, ...],
+                    obs: list[Observation]) -> list[Alert]:
+        item = _item(spec.name, "f", key, *value)
+        first, last = obs[0], obs[-1]
+        ttl = self._ttl(last.time + spec.window)
+        episode = self.store.first_seen(item, first.time, first.event_id, last.time,
+                                        spec.window, ttl)
+        starts: list[tuple[int, list[Observation]]] = []
+        if episode is not None:
+            starts.append((episode, [first]))
+        # Within the batch, a gap longer than the look-back starts another episode.
+        for prev, ob in zip(obs, obs[1:], strict=False):
+            if ob.time - prev.time > spec.window:
+                starts.append((ob.time, [ob]))
+        alerts = []
+        for start, sample in starts:
+            claim = f"{item}|{start}"
+            if not self._claim(claim, ttl):
+                continue
+            info = {
+                "kind": "first_seen",
+                "key": dict(zip(spec.key_paths, key, strict=True)),
+                "lookback_days": round(spec.window / 86400, 2),
+                "first_seen": iso(start),
+                "claim": claim,
+            }
+            if value:
+                assert spec.decl.stateful and spec.decl.stateful.value
+                info["value"] = {_dotted(spec.decl.stateful.value): value[0]}
+            alerts.append(self._alert(spec, sample, info, (str(start),)))
+        return alerts
+
+    def _sequence(self, spec: _Spec, key: tuple[str, ...], obs: list[Observation],
+                  watermark: int | None) -> list[Alert]:
+        item = _item(spec.name, "s", key)
+        adds: dict[str, set[str]] = defaultdict(set)
+        for ob in obs:
+            for step in ob.steps:
+                adds[f"s{step}"].add(f"{ob.time:011d}")
+        ttl = self._ttl(obs[-1].time + spec.window)
+        state = self.store.add_members(item, adds, SEQUENCE_CAP, ttl)
+        if state is None:  # cannot happen while pruning keeps up; say so if it does
+            self.stats.full += 1
+            log.warning("sequence state of rule %s is full for key %s", spec.name, key)
+            return []
+        times = [sorted(int(t) for t in state.get(f"s{i}", ())) for i in range(len(spec.steps))]
+        if watermark is not None:
+            horizon = watermark - spec.window - self.lateness
+            stale = {f"s{i}": {f"{t:011d}" for t in ts if t < horizon}
+                     for i, ts in enumerate(times)}
+            stale = {k: v for k, v in stale.items() if v}
+            if stale:
+                self.store.remove_members(item, stale)
+        earliest = obs[0].time
+        alerts = []
+        done: set[int] = set()
+        for end, start in completions(times, spec.window):
+            bucket = end - end % spec.window
+            if end < earliest or bucket in done:
+                continue  # a chain without this batch's events was decided before
+            done.add(bucket)
+            claim = f"{item}|{bucket}"
+            if not self._claim(claim, ttl):
+                continue
+            sample = [o for o in obs if start <= o.time <= end] or obs
+            info = {
+                "kind": "sequence",
+                "key": dict(zip(spec.key_paths, key, strict=True)),
+                "steps": len(spec.steps),
+                "started": iso(start),
+                "completed": iso(end),
+                "window": [iso(bucket), iso(bucket + spec.window)],
+                "claim": claim,
+            }
+            alerts.append(self._alert(spec, sample, info, (str(bucket),)))
+        return alerts
+
+    def _alert(self, spec: _Spec, obs: Sequence[Observation], info: dict[str, Any],
+               window: tuple[str, ...]) -> Alert:
+        sample = list(obs)[-SAMPLE_EVENTS:]
+        info["sample"] = [o.event_id for o in sample]
+        trigger = dict(sample[-1].event)
+        return Alert(
+            rule=spec.name,
+            severity=spec.decl.severity,
+            summary=self.ruleset.stateful_summary(spec.name, trigger, info),
+            event=trigger,
+            tags=spec.decl.tags,
+            description=spec.decl.description.value if spec.decl.description else "",
+            group_key=(spec.name, *info_key(info), *window),
+            state=info,
+        )
+
+
+def info_key(info: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in info.get("key", {}).values())
+
+
+def completions(times: Sequence[Sequence[int]], window: int) -> list[tuple[int, int]]:
+    """(end, latest start) of each time of the last step that completes a chain: one time per
+    step, strictly increasing, last minus first at most `window`. `times` are sorted."""
+    if not times or any(not ts for ts in times):
+        return []
+    # best[j]: the latest chain start reaching times[i][j] through steps 0..i (None: no chain).
+    best: list[int | None] = list(times[0])
+    for i in range(1, len(times)):
+        prev, prev_best = times[i - 1], best
+        running: list[int | None] = []
+        acc: int | None = None
+        for b in prev_best:
+            acc = b if acc is None or (b is not None and b > acc) else acc
+            running.append(acc)
+        best = []
+        for t in times[i]:
+            j = bisect_left(prev, t)  # prev[:j] are strictly earlier
+            best.append(running[j - 1] if j else None)
+    out = []
+    for t, start in zip(times[-1], best, strict=True):
+        if start is not None and t - start <= window:
+            out.append((t, start))
+    return out
+
+
+MAX_KEY_TEXT = 512
+"""Longer keys (a path fanning out over many values) are stored by hash: DynamoDB's partition
+key holds at most 2,048 bytes."""
+
+
+def _item(rule: str, kind: str, key: tuple[str, ...], *rest: str) -> str:
+    text = orjson.dumps(list(key)).decode()
+    if len(text.encode()) > MAX_KEY_TEXT:
+        text = "h:" + hashlib.sha256(text.encode()).hexdigest()
+    tail = tuple(r if len(r.encode()) <= MAX_KEY_TEXT
+                 else "h:" + hashlib.sha256(r.encode()).hexdigest() for r in rest)
+    return "|".join((rule, kind, text, *tail))
+
+
+def _is_remote(store: StateStore) -> bool:
+    return bool(getattr(store, "remote", False))
+
+
+def _safe(pred: Pred, record: Any) -> bool:
+    try:
+        return bool(pred(record, record))
+    except Exception:  # evaluation never raises; a crash here is our bug, so say so
+        log.exception("sequence step crashed")
+        return False
+
+
+def _dotted(path: n.Path) -> str:
+    return ".".join(str(s) for s in path.segments)
+
+
+def _compile(decl: n.RuleDecl, ruleset: RuleSet) -> _Spec:
+    spec = decl.stateful
+    assert spec is not None
+    return _Spec(
+        name=decl.name,
+        decl=decl,
+        kind=spec.kind,
+        window=max(1, spec.window.seconds),
+        threshold=spec.threshold or 1,
+        key_paths=tuple(_dotted(p) for p in spec.key),
+        keys=tuple(make_walker(p.segments) for p in spec.key),
+        value=make_walker(spec.value.segments) if spec.value is not None else None,
+        steps=tuple(compile_expr(s, ruleset.scope) for s in spec.steps),
+    )
+
+
+def _selecting_files(files: Sequence[n.RuleFile], names: set[str],
+                     ignores: bool) -> list[n.RuleFile]:
+    """The rule files with only the stateful rules, each reduced to its `when` (so the rule set
+    built from them reports every event a stateful rule selects, with its ignores)."""
+    out = []
+    for f in files:
+        decls: list[n.Decl] = []
+        for d in f.decls:
+            if isinstance(d, n.RuleDecl):
+                if d.name in names:
+                    decls.append(replace(d, stateful=None, examples=()))
+            elif isinstance(d, (n.ListDecl, n.MacroDecl)) or (ignores and
+                                                               isinstance(d, n.IgnoreDecl)):
+                decls.append(d)
+        out.append(replace(f, decls=tuple(decls)))
+    return out
