@@ -58,11 +58,10 @@ _BUSY = {"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "Decry
 
 
 # Rules not keyed on eventName (a fifth of the set): who, from where, with what, on what.
-_USERS = ["svc-backup", "legacy-jenkins", "grafana-reader", "ops-admin", "mallory", "bi-export",
-          "smtp-relay", "vendor-scanner", "contractor-", "intern-", "old-ci-"]
+_USERS = ["contractor-", "intern-", "old-ci-", "temp-admin-", "audit-"]
 _AGENT_PATTERNS = ["(?i)sqlmap", "(?i)nikto", "(?i)kali", "(?i)parrot", "^python-requests/",
                    "^curl/", "(?i)pacu", "(?i)masscan", "^Go-http-client/", "(?i)scoutsuite",
-                   "Boto3/1\\.[0-9]+\\.[0-9]+ .*exec-env/"]
+                   "(?i)nmap[ /]"]
 _BUCKET_WORDS = ["prod-", "backup-", "finance-", "logs-", "secrets-", "customer-", "pii-",
                  "legal-", "audit-", "hr-"]
 _ERRORS = ["AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation",

@@ -20,8 +20,8 @@ import orjson
 from . import diagnostics as diag
 from .diagnostics import Diagnostic, RuleSetError
 from .ruleset import RuleSet, blocking, default_rule_files, default_rules_path, load_rules
+from .sources.lazy import iter_chunks
 from .sources.logfile import BadRecord, iter_records
-from .sources.stream import iter_stream
 
 # Feature modules that add sub-commands (each has `register(subparsers)`).
 _PLUGINS = (
@@ -367,7 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         gc.disable()
         try:
             with chunks:
-                for item in iter_stream(chunks, name):
+                for item in iter_chunks(chunks, name, ruleset):
                     if isinstance(item, BadRecord):
                         stats.bad_records += 1
                         where = f" record {item.index}" if item.index is not None else ""

@@ -305,8 +305,12 @@ class _StringTable:
         return unindexed
 
     def select(self, record: Any, out: Positions) -> None:
-        values = _strings(self.walk, record)
-        if not values:
+        v = self.walk(record)
+        if type(v) is str:
+            values = [v]
+        elif type(v) is list or type(v) is Fanout:
+            values = [x for x in expand(v) if type(x) is str]
+        else:
             return
         mapping = self.mapping
         for v in values:
@@ -385,16 +389,36 @@ class _CidrTable:
     def select(self, record: Any, out: Positions) -> None:
         for v in _strings(self.walk, record):
             try:
-                ip = ipaddress.ip_address(v)
-            except ValueError:
+                parsed = _ADDRESSES[v]
+            except KeyError:
+                parsed = _parse_address(v)
+            if parsed is None:
                 continue
-            number = int(ip)
-            bits = ip.max_prefixlen
-            for (version, prefixlen), table in self.nets.items():
-                if version == ip.version:
+            version, number, bits = parsed
+            for (net_version, prefixlen), table in self.nets.items():
+                if version == net_version:
                     hit = table.get(number >> (bits - prefixlen))
                     if hit:
                         out.update(hit)
+
+
+# Source addresses repeat: parsing one with ipaddress costs more than the whole lookup.
+_ADDRESSES: dict[str, tuple[int, int, int] | None] = {}
+_ADDRESS_CACHE_LIMIT = 65536
+
+
+def _parse_address(text: str) -> tuple[int, int, int] | None:
+    """(version, number, bits) of an IP address as `in cidr(...)` parses it, or None."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        parsed = None
+    else:
+        parsed = (ip.version, int(ip), ip.max_prefixlen)
+    if len(_ADDRESSES) >= _ADDRESS_CACHE_LIMIT:
+        _ADDRESSES.clear()
+    _ADDRESSES[text] = parsed
+    return parsed
 
 
 class _PresentTable:

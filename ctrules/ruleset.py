@@ -31,7 +31,7 @@ from .compiler import (
     required_event_names,
 )
 from .diagnostics import Diagnostic, RuleSetError
-from .index import Indexed, index_candidates, necessary
+from .index import Indexed, decode_paths, index_candidates, necessary
 from .templates import parse_template
 from .values import MISSING, Fanout, expand, make_walker
 
@@ -236,6 +236,34 @@ class RuleSet:
                     ignore_results = {}
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
+
+    def may_match(self, record: dict[str, Any]) -> bool:
+        """Whether any enabled rule is a candidate for `record`: the dispatch and index stages
+        of `evaluate` only, reading only the fields `decode_fields` names (so a record holding
+        just those fields gets the same answer as the whole record)."""
+        get = record.get
+        try:
+            found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
+        except (KeyError, TypeError):
+            found = self._by_source_and_name(record)
+        if type(found) is _SecondLevel:
+            table = found
+            identity = get("userIdentity")
+            try:
+                found = table[(get("errorCode", MISSING),
+                               identity.get("type", MISSING) if type(identity) is dict
+                               else MISSING if identity is None else _NOT_A_DICT)]
+            except (KeyError, TypeError):
+                found = self._by_all_fields(table, record)
+        if type(found) is Indexed:
+            return bool(found.select(record))
+        return bool(found)
+
+    def decode_fields(self) -> frozenset[str]:
+        """The top-level fields of a record that `may_match` reads (ctrules.sources.lazy
+        decodes only these to decide whether a record needs decoding at all)."""
+        paths = [*DISPATCH_PATHS, *decode_paths(r.needs for r in self._enabled)]
+        return frozenset(str(p[0]) for p in paths if p)
 
     def _by_source_and_name(self, record: dict[str, Any]) -> Candidates | Indexed | _SecondLevel:
         """First level: the rules that can match this (eventSource, eventName). When none of

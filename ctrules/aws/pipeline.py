@@ -106,7 +106,7 @@ class Batch:
         self.counters.add("Files")
         records = 0
         try:
-            for unit in iter_object(self.p.s3, obj):
+            for unit in iter_object(self.p.s3, obj, self.p.ruleset):
                 if isinstance(unit, BadRecord):
                     self.bad(unit, item)
                 else:
