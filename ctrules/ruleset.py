@@ -259,11 +259,10 @@ class RuleSet:
             return bool(found.select(record))
         return bool(found)
 
-    def decode_fields(self) -> frozenset[str]:
-        """The top-level fields of a record that `may_match` reads (ctrules.sources.lazy
-        decodes only these to decide whether a record needs decoding at all)."""
-        paths = [*DISPATCH_PATHS, *decode_paths(r.needs for r in self._enabled)]
-        return frozenset(str(p[0]) for p in paths if p)
+    def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
+        """The paths of a record that `may_match` reads (ctrules.sources.lazy decodes only
+        these to decide whether a record needs decoding at all)."""
+        return frozenset([*DISPATCH_PATHS, *decode_paths(r.needs for r in self._enabled)])
 
     def _by_source_and_name(self, record: dict[str, Any]) -> Candidates | Indexed | _SecondLevel:
         """First level: the rules that can match this (eventSource, eventName). When none of

@@ -6,9 +6,10 @@ have any candidate rule at all. So, for a log file read whole:
 
 1. gunzip it in one call (`inflate.gunzip`, libdeflate when installed);
 2. split `{"Records": [...]}` into raw records without building Python objects (msgspec `Raw`);
-3. decode only the top-level fields the rule set's dispatch and index read (a msgspec `Struct`
-   decoder — unknown fields are skipped at C speed), and ask the rule set whether any rule can
-   match them (`RuleSet.may_match`, which reads exactly those fields);
+3. decode only the fields the rule set's dispatch and index read (a msgspec decoder for a
+   `TypedDict` of just those fields, nested — unknown fields are skipped at C speed), and ask
+   the rule set whether any rule can match them (`RuleSet.may_match`, which reads exactly
+   those fields);
 4. decode in full only the records that have candidate rules.
 
 A record with no candidate is yielded as the partial record (every field a rule's dispatch can
@@ -25,7 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import msgspec
 
@@ -49,7 +50,7 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 class Matcher(Protocol):
     """What the lazy reader needs of a rule set (ctrules.RuleSet has it)."""
 
-    def decode_fields(self) -> frozenset[str]: ...
+    def decode_paths(self) -> frozenset[tuple[str | int, ...]]: ...
 
     def may_match(self, record: dict[str, Any]) -> bool: ...
 
@@ -60,18 +61,54 @@ class _Document(msgspec.Struct):
 
 _document = msgspec.json.Decoder(_Document)
 _full = msgspec.json.Decoder()
+_Tree = dict[str, "_Tree | None"]  # key -> the keys read below it, or None: all of it
+
+
+def _tree(paths: Iterable[tuple[str | int, ...]]) -> _Tree:
+    """The keys to decode, nested: `a.b` and `a.c` decode `a` as an object of `b` and `c`;
+    a path that ends at `a` (or indexes into it) decodes all of `a`."""
+    root: _Tree = {}
+    for path in sorted(paths, key=len):
+        node: _Tree | None = root
+        for i, seg in enumerate(path):
+            assert node is not None
+            key = str(seg)
+            last = i == len(path) - 1 or not isinstance(path[i + 1], str)
+            if last:
+                node[key] = None
+                break
+            if key in node and node[key] is None:
+                break  # all of it is decoded already
+            node = node.setdefault(key, {})
+    return root
+
+
+_counter = itertools.count()
+
+
+def _typed(tree: _Tree) -> Any:
+    """A TypedDict type that msgspec decodes into a plain dict holding just `tree` (unknown
+    keys skipped at C speed; a nested object may also be null; any other type fails, and the
+    record is then decoded in full)."""
+    fields: dict[str, Any] = {}
+    for key, sub in tree.items():
+        fields[key] = Any if sub is None else (_typed(sub) | None)
+    return TypedDict(f"Partial{next(_counter)}", fields, total=False)  # type: ignore[operator]
+
+
+def _records_of(kind: Any) -> Any:
+    fields = {"Records": list[kind]}
+    return TypedDict(f"PartialDocument{next(_counter)}", fields)  # type: ignore[operator]
 
 
 class Plan:
-    """The partial decoder for one rule set (build once, use for every file)."""
+    """The partial decoders for one rule set (built once, used for every file)."""
 
     def __init__(self, ruleset: Matcher):
         self.ruleset = ruleset
-        self.keys = tuple(sorted(ruleset.decode_fields()))
-        fields = [(f"f{i}", Any, msgspec.UNSET) for i in range(len(self.keys))]
-        struct = msgspec.defstruct(
-            "Partial", fields, rename={f"f{i}": k for i, k in enumerate(self.keys)})
-        self.partial = msgspec.json.Decoder(struct)
+        kind = _typed(_tree(ruleset.decode_paths()))
+        self.partial = msgspec.json.Decoder(kind)
+        self.document = msgspec.json.Decoder(_records_of(kind))
 
 
 _plans: dict[int, tuple[Matcher, Plan]] = {}
@@ -89,7 +126,7 @@ def plan_for(ruleset: Matcher) -> Plan:
 
 def supports(ruleset: Any) -> bool:
     return callable(getattr(ruleset, "may_match", None)) and \
-        callable(getattr(ruleset, "decode_fields", None))
+        callable(getattr(ruleset, "decode_paths", None))
 
 
 def iter_chunks(chunks: Iterable[bytes], source: str,
@@ -147,22 +184,23 @@ def _lazy(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | No
         return None
     if len(raw) > _BIG_RECORD and any(len(memoryview(item)) > _BIG_RECORD for item in items):
         return None  # the streaming reader has a bound on one record; it applies it
-    keys = plan.keys
-    partial = plan.partial.decode
+    try:
+        # Usually every record fits the partial decoder: one call decodes them all.
+        partials: list[Any] | None = plan.document.decode(raw)["Records"]
+    except _DECODE_ERRORS:
+        partials = None  # some record does not fit: decide record by record
+    decode_partial = plan.partial.decode
     may_match = plan.ruleset.may_match
-    unset = msgspec.UNSET
-    astuple = msgspec.structs.astuple
     out: list[Record | BadRecord] = []
     append = out.append
     for index, item in enumerate(items):
         try:
-            values = astuple(partial(item))
+            partial = partials[index] if partials is not None else decode_partial(item)
         except _DECODE_ERRORS:
             pass  # not an object, or a field that does not fit: decode it in full
         else:
-            record = {k: v for k, v in zip(keys, values, strict=True) if v is not unset}
-            if not may_match(record):
-                append(record)
+            if not may_match(partial):
+                append(partial)
                 continue
         try:
             value = _full.decode(item)
