@@ -61,12 +61,46 @@ def is_known_event_source(source: str) -> bool:
     return source in load().event_sources
 
 
+class _Names:
+    """A candidate collection prepared once for "did you mean": its lower-case map, and its
+    names by length (difflib's ratio can only reach 0.8 between lengths within a factor 1.5 —
+    its own first filter, real_quick_ratio — so other lengths are never compared)."""
+
+    def __init__(self, candidates: frozenset[str] | Sequence[str]):
+        self.candidates = candidates
+        self.lowered: dict[str, str] = {}
+        for c in sorted(candidates, reverse=True):  # the first of equal lower forms wins
+            self.lowered[c.lower()] = c
+        self.by_length: dict[int, list[str]] = {}
+        for c in sorted(candidates):
+            self.by_length.setdefault(len(c), []).append(c)
+
+    def window(self, word: str) -> list[str]:
+        size = len(word)
+        return [c for length in range(-(-2 * size // 3), (3 * size) // 2 + 1)
+                for c in self.by_length.get(length, ())]
+
+
+_prepared: dict[int, _Names] = {}
+
+
+def _names(candidates: frozenset[str] | Sequence[str]) -> _Names:
+    held = _prepared.get(id(candidates))
+    if held is None or held.candidates is not candidates:
+        if len(_prepared) > 4096:
+            _prepared.clear()
+        held = _Names(candidates)
+        _prepared[id(candidates)] = held
+    return held
+
+
 def suggest(word: str, candidates: frozenset[str] | Sequence[str]) -> str | None:
     """The closest candidate (difflib ratio ≥ 0.8), or a case-insensitive exact match."""
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
+    names = _names(candidates)
+    exact = names.lowered.get(word.lower())
+    if exact is not None:
+        return exact
+    close = difflib.get_close_matches(word, names.window(word), n=1, cutoff=0.8)
     return close[0] if close else None
 
 

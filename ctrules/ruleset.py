@@ -558,7 +558,7 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     from .checks import check_sources, load_sources
 
     paths = [path] if isinstance(path, (str, FsPath)) else list(path)
-    files, diagnostics = check_sources(load_sources(paths))
+    files, diagnostics = check_sources(load_sources(paths), catalog=False)
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)
