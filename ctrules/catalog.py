@@ -61,10 +61,16 @@ def is_known_event_source(source: str) -> bool:
     return source in load().event_sources
 
 
+# Past this many candidates, "did you mean" looks only at names one edit away (below).
+_NEIGHBOURHOOD_FROM = 2000
+
+
 class _Names:
-    """A candidate collection prepared once for "did you mean": its lower-case map, and its
-    names by length (difflib's ratio can only reach 0.8 between lengths within a factor 1.5 —
-    its own first filter, real_quick_ratio — so other lengths are never compared)."""
+    """A candidate collection prepared once for "did you mean": its lower-case map, its names
+    by length, and for a large collection (every event name: ~16k) the deletion neighbourhood
+    of every name — each name with one character removed — so that the names a couple of
+    typos away from a word are found by dict lookups instead of comparing the word with every
+    name."""
 
     def __init__(self, candidates: frozenset[str] | Sequence[str]):
         self.candidates = candidates
@@ -74,11 +80,30 @@ class _Names:
         self.by_length: dict[int, list[str]] = {}
         for c in sorted(candidates):
             self.by_length.setdefault(len(c), []).append(c)
+        self.neighbours: dict[str, list[str]] | None = None
+        if len(candidates) > _NEIGHBOURHOOD_FROM:
+            self.neighbours = {}
+            for c in sorted(candidates):
+                for key in _deletions(c):
+                    self.neighbours.setdefault(key, []).append(c)
 
-    def window(self, word: str) -> list[str]:
+    def close(self, word: str) -> list[str]:
+        """The names to compare `word` with."""
+        if self.neighbours is not None:
+            # Up to two deletions from the word meet one deletion from a name: the names one
+            # edit away, or two when one of the word's typos is an extra character.
+            keys = {k for once in _deletions(word) for k in _deletions(once)}
+            found = {c for key in keys for c in self.neighbours.get(key, ())}
+            return sorted(found)
+        # difflib's ratio can only reach 0.8 between lengths within a factor 1.5 (its own
+        # first filter, real_quick_ratio): other lengths are never compared.
         size = len(word)
         return [c for length in range(-(-2 * size // 3), (3 * size) // 2 + 1)
                 for c in self.by_length.get(length, ())]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}
 
 
 _prepared: dict[int, _Names] = {}
@@ -95,12 +120,14 @@ def _names(candidates: frozenset[str] | Sequence[str]) -> _Names:
 
 
 def suggest(word: str, candidates: frozenset[str] | Sequence[str]) -> str | None:
-    """The closest candidate (difflib ratio ≥ 0.8), or a case-insensitive exact match."""
+    """A case-insensitive exact match, else the closest candidate by difflib ratio (≥ 0.8)
+    among those it is compared with: every candidate of a small collection, the names one
+    edit away in a large one."""
     names = _names(candidates)
     exact = names.lowered.get(word.lower())
     if exact is not None:
         return exact
-    close = difflib.get_close_matches(word, names.window(word), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(word, names.close(word), n=1, cutoff=0.8)
     return close[0] if close else None
 
 
