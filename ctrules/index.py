@@ -272,6 +272,7 @@ class _StringTable:
         self.regex: Any = None
         self.regex_rules: list[int] = []  # position of each pattern in the set
         self.every_regex_rule: list[int] = []
+        self.one: Callable[[str, Positions], None] | None = None  # made on first use
 
     def add(self, cond: Eq | Affix | Regex, pos: int) -> None:
         if isinstance(cond, Eq):
@@ -304,38 +305,64 @@ class _StringTable:
         self.every_regex_rule = [p for _, p in self.patterns]
         return unindexed
 
-    def select(self, record: Any, out: Positions) -> None:
-        v = self.walk(record)
-        if type(v) is str:
-            values = [v]
-        elif type(v) is list or type(v) is Fanout:
-            values = [x for x in expand(v) if type(x) is str]
-        else:
-            return
+    def _one(self) -> Callable[[str, Positions], None]:
+        """The lookups for one string value, with only the parts this table has (the common
+        case, `==`/`in` alone, is one dict lookup)."""
+        eq, prefixes, suffixes, regex = self.eq, self.prefixes, self.suffixes, self.regex
         mapping = self.mapping
-        for v in values:
-            if mapping is not None:
-                v = mapping(v)
-            if self.eq:
-                hit = self.eq.get(v)
+        regex_rules, every_regex_rule = self.regex_rules, self.every_regex_rule
+        if not prefixes and not suffixes and regex is None:
+            if mapping is None:
+                def eq_only(v: str, out: Positions) -> None:
+                    hit = eq.get(v)
+                    if hit:
+                        out.update(hit)
+
+                return eq_only
+
+            def eq_mapped(v: str, out: Positions) -> None:
+                hit = eq.get(mapping(v))
                 if hit:
                     out.update(hit)
-            for length, table in self.prefixes.items():
+
+            return eq_mapped
+
+        def every_kind(v: str, out: Positions) -> None:
+            if mapping is not None:
+                v = mapping(v)
+            if eq:
+                hit = eq.get(v)
+                if hit:
+                    out.update(hit)
+            for length, table in prefixes.items():
                 hit = table.get(v[:length])
                 if hit:
                     out.update(hit)
-            for length, table in self.suffixes.items():
+            for length, table in suffixes.items():
                 if length <= len(v):
                     hit = table.get(v[len(v) - length:])
                     if hit:
                         out.update(hit)
-            if self.regex is not None:
-                matched = self.regex.match(v)
+            if regex is not None:
+                matched = regex.match(v)
                 if matched is None:
-                    out.update(self.every_regex_rule)
+                    out.update(every_regex_rule)
                 else:
-                    rules = self.regex_rules
-                    out.update(rules[i] for i in matched if rules[i] >= 0)
+                    out.update(regex_rules[i] for i in matched if regex_rules[i] >= 0)
+
+        return every_kind
+
+    def select(self, record: Any, out: Positions) -> None:
+        one = self.one
+        if one is None:
+            one = self.one = self._one()
+        v = self.walk(record)
+        if type(v) is str:
+            one(v, out)
+        elif type(v) is list or type(v) is Fanout:
+            for x in expand(v):
+                if type(x) is str:
+                    one(x, out)
 
 
 class _RegexSet:
