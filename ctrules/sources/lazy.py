@@ -23,6 +23,7 @@ output is the reference: the records, `BadRecord`s and their order are the same 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -88,11 +89,12 @@ _counter = itertools.count()
 
 def _typed(tree: _Tree) -> Any:
     """A TypedDict type that msgspec decodes into a plain dict holding just `tree` (unknown
-    keys skipped at C speed; a nested object may also be null; any other type fails, and the
-    record is then decoded in full)."""
+    keys skipped at C speed; where an object is expected, null or an array is kept as it is;
+    any other type fails, and the record is then decoded in full)."""
     fields: dict[str, Any] = {}
     for key, sub in tree.items():
-        fields[key] = Any if sub is None else (_typed(sub) | None)
+        # An array there is decoded whole (a path reaches every element of it).
+        fields[key] = Any if sub is None else (_typed(sub) | list[Any] | None)
     return TypedDict(f"Partial{next(_counter)}", fields, total=False)  # type: ignore[operator]
 
 
@@ -156,6 +158,20 @@ def iter_document(data: bytes, source: str, ruleset: Matcher) -> Iterator[Record
 
 def _lazy(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | None:
     """The records, or None when this file is for the streaming reader."""
+    # Decoded records hold no reference cycles; the cyclic collector would only walk the
+    # caller's heap once per few hundred new dicts. (Process-wide, so restored by whoever
+    # turned it off: concurrent readers never leave it off.)
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        return _decode(data, plan, source)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | None:
     if data.startswith(GZIP_MAGIC):
         raw = gunzip(data, MAX_DOCUMENT_BYTES)
         if raw is None:
