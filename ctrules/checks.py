@@ -166,11 +166,11 @@ catalog checks in `ctrules.checks_cloudtrail` are added automatically when that 
 _CLOUDTRAIL_CHECKS = "ctrules.checks_cloudtrail"
 
 
-def _extra_checks() -> list[ExtraCheck]:
+def _extra_checks(catalog: bool = True) -> list[ExtraCheck]:
     checks = list(EXTRA_CHECKS)
     # Only a missing module is skipped; a module that exists but fails to import is a bug that
     # must surface, so this does not catch ImportError around the import itself.
-    if importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
+    if catalog and importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
         module = importlib.import_module(_CLOUDTRAIL_CHECKS)
         found = getattr(module, "cloudtrail_findings", None)
         if callable(found):
@@ -213,9 +213,11 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
 
 
 def check_sources(
-    sources: Sequence[tuple[str, str]], today: date | None = None
+    sources: Sequence[tuple[str, str]], today: date | None = None, catalog: bool = True
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
-    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted."""
+    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted.
+    `catalog=False` leaves out the CloudTrail catalog checks (warnings only: a rule set loaded
+    to evaluate events, whose warnings nobody reads, need not pay for "did you mean")."""
     files: list[n.RuleFile] = []
     diagnostics: list[Diagnostic] = []
     texts: dict[str, str] = {}
@@ -248,7 +250,7 @@ def check_sources(
     # Extra checks walk expressions recursively; past the depth limit (already an error) they
     # could exhaust the stack, so a rule set that deep gets only the built-in findings.
     if not any(d.code == "CTR021" for d in diagnostics):
-        for extra in _extra_checks():
+        for extra in _extra_checks(catalog):
             diagnostics.extend(extra(files))
     diagnostics.extend(stateful_findings(files))  # no recursion: safe past the depth limit
     return files, _sorted_unique(diagnostics)

@@ -23,6 +23,7 @@ from lark.tree import Meta
 
 from . import nodes as n
 from .diagnostics import Diagnostic
+from .parser_cache import parser_cache
 
 SYNTAX_ERROR = "CTR001"
 DUPLICATE_PROPERTY = "CTR003"
@@ -65,6 +66,7 @@ def _lark() -> Lark:
     grammar = resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
     return Lark(
         grammar,
+        cache=parser_cache(grammar),  # the built tables, so a cold start need not rebuild them
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
