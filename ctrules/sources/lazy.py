@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, TypedDict
 
@@ -33,7 +34,7 @@ import msgspec
 
 from .inflate import gunzip
 from .logfile import GZIP_MAGIC, BadRecord, Record
-from .stream import MAX_RECORD_CHARS, iter_stream
+from .stream import MAX_DEPTH, MAX_RECORD_CHARS, iter_stream
 
 MAX_COMPRESSED_BYTES = 8 << 20
 """A file up to this size is read whole for the fast path; larger ones stream."""
@@ -44,6 +45,26 @@ documents stream, so memory stays bounded whatever the file size."""
 _WS = b" \t\r\n"
 # Near the streaming reader's bound on one record, where its verdict depends on chunking.
 _BIG_RECORD = MAX_RECORD_CHARS // 2
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(record: bytes) -> bool:
+    """Whether a record nests deeper than the streaming reader allows (it counts such a record
+    as bad; the lazy reader must agree). Only records with that many brackets are walked."""
+    if record.count(b"[") + record.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(record):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 _RECORDS_KEY = b'"Records"'
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
@@ -212,6 +233,8 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
         items = _document.decode(raw).Records
     except _DECODE_ERRORS:
         return None
+    if any(_too_deep(bytes(item)) for item in items):
+        return None  # the streaming reader reports the record; this path would accept it
     if len(raw) > _BIG_RECORD and any(len(memoryview(item)) > _BIG_RECORD for item in items):
         return None  # the streaming reader has a bound on one record; it applies it
     try:
