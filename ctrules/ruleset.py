@@ -203,23 +203,7 @@ class RuleSet:
         """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
-        get = record.get
-        # The dispatch lookup, inline: this is the per-event hot path. Most events stop at the
-        # first level (no rule can match their eventSource/eventName); the rest look up the
-        # second level on errorCode and userIdentity.type where a candidate rule cares.
-        try:
-            found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
-        except (KeyError, TypeError):
-            found = self._by_source_and_name(record)
-        if type(found) is _SecondLevel:
-            table = found
-            identity = get("userIdentity")
-            try:
-                found = table[(get("errorCode", MISSING),
-                               identity.get("type", MISSING) if type(identity) is dict
-                               else MISSING if identity is None else _NOT_A_DICT)]
-            except (KeyError, TypeError):
-                found = self._by_all_fields(table, record)
+        found = self._lookup(record)
         if type(found) is Indexed:
             found = found.select(record)
         if not found:
@@ -242,6 +226,15 @@ class RuleSet:
         """Whether any enabled rule is a candidate for `record`: the dispatch and index stages
         of `evaluate` only, reading only the fields `decode_fields` names (so a record holding
         just those fields gets the same answer as the whole record)."""
+        found = self._lookup(record)
+        if type(found) is Indexed:
+            return bool(found.select(record))
+        return bool(found)
+
+    def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
+        """The dispatch stages: the per-event hot path. Most events stop at the first level (no
+        rule can match their eventSource/eventName); the rest look up the second level on
+        errorCode and userIdentity.type where a candidate rule cares."""
         get = record.get
         try:
             found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
@@ -251,14 +244,12 @@ class RuleSet:
             table = found
             identity = get("userIdentity")
             try:
-                found = table[(get("errorCode", MISSING),
-                               identity.get("type", MISSING) if type(identity) is dict
-                               else MISSING if identity is None else _NOT_A_DICT)]
+                return table[(get("errorCode", MISSING),
+                              identity.get("type", MISSING) if type(identity) is dict
+                              else MISSING if identity is None else _NOT_A_DICT)]
             except (KeyError, TypeError):
-                found = self._by_all_fields(table, record)
-        if type(found) is Indexed:
-            return bool(found.select(record))
-        return bool(found)
+                return self._by_all_fields(table, record)
+        return found  # type: ignore[return-value]  # a _SecondLevel was resolved above
 
     def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
         """The paths of a record that `may_match` reads (ctrules.sources.lazy decodes only
