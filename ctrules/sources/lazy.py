@@ -34,7 +34,7 @@ import msgspec
 
 from .inflate import gunzip
 from .logfile import GZIP_MAGIC, BadRecord, Record
-from .stream import MAX_DEPTH, MAX_RECORD_CHARS, iter_stream
+from .stream import MAX_BAD_RECORDS, MAX_DEPTH, MAX_RECORD_CHARS, iter_stream
 
 MAX_COMPRESSED_BYTES = 8 << 20
 """A file up to this size is read whole for the fast path; larger ones stream."""
@@ -229,6 +229,11 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
             raw.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the streaming reader replaces bad bytes; leave it to it
+    if raw.count(b",") > len(raw) // 8:
+        # Records are objects of hundreds of bytes; a document this dense in commas is a bomb
+        # of tiny items, which the streaming reader stops after MAX_BAD_RECORDS in bounded
+        # memory instead of holding millions of them here.
+        return None
     try:
         items = _document.decode(raw).Records
     except _DECODE_ERRORS:
@@ -246,6 +251,7 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
     may_match = plan.ruleset.may_match
     out: list[Record | BadRecord] = []
     append = out.append
+    bad = 0
     for index, item in enumerate(items):
         try:
             partial = partials[index] if partials is not None else decode_partial(item)
@@ -265,5 +271,8 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
         if type(value) is dict:
             append(value)
         else:
+            bad += 1
+            if bad > MAX_BAD_RECORDS:
+                return None  # the streaming reader's bound on bad records applies
             append(BadRecord(source, index, f"record {index}: not a JSON object"))
     return out
