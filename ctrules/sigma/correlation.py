@@ -225,7 +225,11 @@ def _examples(clause: n.Stateful, bases: Sequence[Base]) -> tuple[n.Example, ...
     assert clause.threshold is not None
     need = clause.threshold
     owners = [bases[i % len(bases)] for i in range(need)]
-    records = [copy.deepcopy(b.match) for b in owners]
+    keep = {p.segments[0] for p in (*clause.key, *([clause.value] if clause.value else []))}
+    slim = {id(b): _slim(b, keep) for b in bases}
+    # Each rule's first record is whole, as CloudTrail writes it; the rest carry what decides.
+    records = [copy.deepcopy(o.match if i < len(bases) else slim[id(o)])
+               for i, o in enumerate(owners)]
     _key(records, clause.key, owners)
     if clause.value is not None:
         _distinct(records, clause.value, owners)
@@ -240,6 +244,18 @@ def _examples(clause: n.Stateful, bases: Sequence[Base]) -> tuple[n.Example, ...
         examples.append(n.Example("no event the rule selects", False, _timed(
             [_non_matching(bases)], [start])))
     return tuple(examples)
+
+
+def _slim(base: Base, keep: set[str | int]) -> dict[str, Any]:
+    """The match record without the top-level fields its rule does not need."""
+    record = copy.deepcopy(base.match)
+    for name in list(record):
+        if name in keep or name in ("eventSource", "eventName"):
+            continue
+        value = record.pop(name)
+        if not base.matches(record):
+            record[name] = value
+    return record
 
 
 def _timed(records: list[dict[str, Any]], times: list[int]) -> list[dict[str, Any]]:

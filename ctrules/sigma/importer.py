@@ -5,8 +5,10 @@ check) → .ctr text`. The importer reads and parses the files with pySigma (nev
 handling of detections), runs the CloudTrail pipeline and the backend on each rule, adds the
 rule's metadata (severity from `level`, ATT&CK `tags`, description; title, id, author,
 references, dates and false positives as comments), generates the examples, prints the rule
-with ctrules' formatter and runs `ctrules check` on the result. A rule that fails anywhere is
-reported with the reason and produces no output at all.
+with ctrules' formatter and runs `ctrules check` on the result. A correlation rule becomes a
+stateful rule over its referenced rules' detections (`correlation.py`), whose list examples the
+stateful engine must confirm too. A rule that fails anywhere is reported with the reason and
+produces no output at all.
 """
 
 from __future__ import annotations

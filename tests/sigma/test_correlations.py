@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ctrules import nodes as n
 from ctrules.checks import check_sources
@@ -163,3 +166,68 @@ def test_unsupported_file_emits_nothing() -> None:
     report = import_paths([HERE / "unsupported.yml"])
     assert report.translated == []
     assert len(report.results) == len(UNSUPPORTED) + 2  # and the two referenced rules
+
+
+# ---- property: any in-range correlation imports with passing examples; out of range is a reason
+
+
+BASE_NAMES = ["PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl", "PutBucketCors"]
+GROUP_FIELDS = ["userIdentity.arn", "sourceIPAddress", "awsRegion",
+                "requestParameters.bucketName"]
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@st.composite
+def correlation_file(draw: st.DrawFn) -> tuple[str, str, int, int]:
+    kind = draw(st.sampled_from(["event_count", "value_count", "temporal_ordered"]))
+    steps = draw(st.integers(2, 4)) if kind == "temporal_ordered" else draw(st.integers(1, 2))
+    docs = []
+    for i in range(steps):
+        docs.append(yaml.safe_dump({
+            "title": f"Base {i}", "id": f"6c7f2a10-0000-4000-8000-0000000001{i:02d}",
+            "name": f"base_{i}", "status": "test",
+            "logsource": {"product": "aws", "service": "cloudtrail"},
+            "detection": {"selection": {"eventSource": "s3.amazonaws.com",
+                                        "eventName": BASE_NAMES[i]},
+                          "condition": "selection"},
+            "level": "low"}))
+    unit = draw(st.sampled_from(sorted(UNITS)))
+    amount = draw(st.integers(1, 50))
+    seconds = amount * UNITS[unit]
+    group = draw(st.lists(st.sampled_from(GROUP_FIELDS[:3]), max_size=2, unique=True))
+    correlation: dict[str, Any] = {"type": kind, "rules": [f"base_{i}" for i in range(steps)],
+                                   "timespan": f"{amount}{unit}"}
+    if group:
+        correlation["group-by"] = group
+    threshold = 0
+    if kind != "temporal_ordered":
+        op = draw(st.sampled_from(["gte", "gt"]))
+        count = draw(st.integers(1, 25))
+        threshold = count + (op == "gt")
+        correlation["condition"] = {op: count}
+        if kind == "value_count":
+            correlation["condition"]["field"] = "requestParameters.bucketName"
+    docs.append(yaml.safe_dump({"title": "The correlation",
+                                "id": "6c7f2a10-0000-4000-8000-0000000001ff",
+                                "correlation": correlation, "level": "high"}))
+    return kind, "---\n".join(docs), seconds, threshold
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(case=correlation_file())
+def test_in_range_correlations_import_and_their_examples_pass(
+        tmp_path_factory: pytest.TempPathFactory, case: tuple[str, str, int, int]) -> None:
+    kind, text, seconds, threshold = case
+    folder = tmp_path_factory.mktemp("sigma")
+    (folder / "corr.yml").write_text(text, "utf-8")
+    (item,) = [r for r in import_paths([folder]).results if r.title == "The correlation"]
+    limit = 3600 if kind == "temporal_ordered" else 86400
+    if seconds > limit:
+        assert item.text is None and "timespan" in (item.reason or ""), item.reason
+        return
+    ruleset, decl = _rule(item)
+    assert decl.stateful is not None and decl.stateful.window.seconds == seconds
+    if kind != "temporal_ordered":
+        assert decl.stateful.threshold == threshold
+        assert len(_records(decl, True)) == threshold
