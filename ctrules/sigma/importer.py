@@ -244,7 +244,7 @@ class _Session:
         title = _title(rule, source)
         sigma_name = getattr(rule, "name", None)
         if source in self.crowded and isinstance(sigma_name, str) and sigma_name.strip():
-            return _unique(rule_name(sigma_name, title), self.taken)
+            return _unique(rule_name(f"{sigma_name}.yml", title), self.taken)
         return _unique(rule_name(source, title), self.taken)
 
 

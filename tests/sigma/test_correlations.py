@@ -231,3 +231,64 @@ def test_in_range_correlations_import_and_their_examples_pass(
     if kind != "temporal_ordered":
         assert decl.stateful.threshold == threshold
         assert len(_records(decl, True)) == threshold
+
+
+# ---- references across files, and referenced rules that fail -----------------------------------
+
+
+CORRELATION = """
+title: {title}
+id: 6c7f2a10-0000-4000-8000-0000000002{n:02d}
+correlation:
+    type: {kind}
+    rules: [{rules}]
+    group-by: [userIdentity.arn]
+    timespan: 10m
+    condition: {{gte: 3{field}}}
+"""
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, "utf-8")
+
+
+def test_referenced_rule_in_another_file(tmp_path: Path) -> None:
+    base = (HERE / "unsupported.yml").read_text("utf-8").split("\n---\n")[0]
+    _write(tmp_path, "a_base.yml", base)
+    _write(tmp_path, "z_correlation.yml", CORRELATION.format(
+        title="Policy changes", n=1, kind="event_count", rules="bucket_policy_changed",
+        field=""))
+    items = {r.title: r for r in import_paths([tmp_path]).results}
+    _, decl = _rule(items["Policy changes"])
+    assert decl.name == "z_correlation"
+
+
+def test_referenced_rule_that_cannot_be_translated_is_the_reason(tmp_path: Path) -> None:
+    _write(tmp_path, "keywords.yml", """
+title: Keyword search
+id: 6c7f2a10-0000-4000-8000-000000000301
+name: keyword_search
+logsource: {product: aws, service: cloudtrail}
+detection:
+    keywords: [secret]
+    condition: keywords
+""")
+    _write(tmp_path, "corr.yml", CORRELATION.format(
+        title="Many keyword hits", n=2, kind="event_count", rules="keyword_search", field=""))
+    items = {r.title: r for r in import_paths([tmp_path]).results}
+    reason = items["Many keyword hits"].reason or ""
+    assert items["Many keyword hits"].text is None
+    assert "referenced rule 'Keyword search' cannot be translated: " in reason, reason
+
+
+def test_value_count_of_a_fixed_value_is_reported(tmp_path: Path) -> None:
+    """The detection fixes the counted field, so no N distinct values can match: the importer
+    says so rather than emitting a rule whose examples cannot pass."""
+    _write(tmp_path, "corr.yml", (HERE / "unsupported.yml").read_text("utf-8").split(
+        "\n---\n")[0] + "\n---\n" + CORRELATION.format(
+        title="Distinct event names", n=3, kind="value_count", rules="bucket_policy_changed",
+        field=", field: eventName"))
+    items = {r.title: r for r in import_paths([tmp_path]).results}
+    item = items["Distinct event names"]
+    assert item.text is None
+    assert "different values of 'eventName'" in (item.reason or ""), item.reason
