@@ -362,7 +362,8 @@ def _translate_correlation(source: str, rule: SigmaCorrelationRule,
         when=done.when,
         severity=SEVERITY.get(str(rule.level).lower() if rule.level else "", "medium"),
         description=n.Text(_collapse(rule.description or title)),
-        summary=n.Text(_correlation_summary(title, rule, done.stateful)),
+        summary=n.Text(_correlation_summary(title, rule, done.stateful,
+                                            [b.title for b in bases])),
         tags=tuple(str(t) for t in rule.tags),
         examples=done.examples,
         severity_given=True,
@@ -402,12 +403,14 @@ def _emit(source: str, rule: SigmaRule | SigmaCorrelationRule, decl: n.RuleDecl,
     return Imported(source, title, name=name, text=text)
 
 
-def _correlation_summary(title: str, rule: SigmaCorrelationRule, clause: n.Stateful) -> str:
+def _correlation_summary(title: str, rule: SigmaCorrelationRule, clause: n.Stateful,
+                         steps: list[str]) -> str:
     def safe(text: str) -> str:
         return _collapse(text).replace("{", "{{").replace("}", "}}")
 
     what = {"count": "{state.count} events", "distinct": "{state.distinct} values of "
-            + (clause.value.dotted() if clause.value else ""), "sequence": "the sequence"}
+            + (clause.value.dotted() if clause.value else ""),
+            "sequence": ", then ".join(safe(s) for s in steps)}
     text = f"{safe(title)}: {what[clause.kind]} within {clause.window.text}"
     if clause.key:
         text += " for " + ", ".join("{" + p.dotted() + "}" for p in clause.key)
