@@ -401,7 +401,7 @@ class CtrBackend(Backend):
     ) -> n.Expr:
         return self._keyword(cond)
 
-    # ---- correlations: no stateful construct in .ctr yet (the importer reports them first) ----
+    # ---- correlations: the importer maps them (correlation.py) and never hands them here ----
     def _correlation(self, rule: Any, *args: Any, **kwargs: Any) -> Any:
         raise Unsupported(
             "correlation rules count or order events over a time window; .ctr evaluates each "

@@ -161,16 +161,6 @@ def test_unsupported_construct_reason(name: str, reason: str) -> None:
     assert reason in (item.reason or "")
 
 
-def test_correlation_rules_are_reported_with_the_reason() -> None:
-    results = import_paths([HERE / "constructs" / "unsupported_correlation.yml"]).results
-    by_title = {r.title: r for r in results}
-    assert set(by_title) == {"Many failed console logins", "Brute force on the console"}
-    assert all(r.text is None for r in results)
-    assert "correlation rule (event_count)" in (by_title["Brute force on the console"].reason or "")
-    assert "only used by correlation rule(s) Brute force on the console" in (
-        by_title["Many failed console logins"].reason or "")
-
-
 def test_placeholder_rule_is_reported() -> None:
     item = _one(HERE / "sigmahq" / "aws_cloudtrail_console_login_success_from_susp_locations.yml")
     assert item.text is None
