@@ -36,8 +36,9 @@ import re2
 from lark.exceptions import VisitError
 
 from . import nodes as n
+from .compiler import glob_matcher
 from .diagnostics import Diagnostic, Level, sort_key
-from .parser import CtrSyntaxError, parse
+from .parser import MAX_STRING_CHARS, CtrSyntaxError, parse
 from .templates import parse_template
 
 # ---- the code table -------------------------------------------------------------------------
@@ -46,6 +47,12 @@ from .templates import parse_template
 MAX_DEPTH = 100
 """How deeply a `when` may nest (and/or/not/any/all, macros expanded). Real rules stay under 20;
 the limit keeps every later stage (compiler, explain) far from Python's recursion limit."""
+
+MAX_EXPANDED_NODES = 100_000
+"""How many nodes (conditions, junctions, operands) a `when` may have with its macros expanded.
+A macro used twice counts twice: that is what evaluation and explain walk, so a chain such as
+`m0 = m1 and m1`, `m1 = m2 and m2`, ... doubles per level. The default pack's largest rule has
+a few hundred; 100,000 keeps loading and evaluating any accepted rule set bounded."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,13 @@ CODES: Mapping[str, CodeInfo] = {
     "CTR021": CodeInfo("too-deep", "error",
                        f"A condition nests more than {MAX_DEPTH} levels (macros expanded), or "
                        "a file nests too deeply to parse."),
+    "CTR022": CodeInfo("too-large", "error",
+                       f"A condition with more than {MAX_EXPANDED_NODES:,} nodes (macros "
+                       "expanded), a string or number literal over the size limit, or a glob "
+                       "too large to compile."),
+    "CTR023": CodeInfo("bidi-control", "error",
+                       "A bidirectional control character (U+202A-U+202E, U+2066-U+2069), "
+                       "which can make a rule display differently from what it means."),
     "CTR101": CodeInfo("type-mismatch", "warning",
                        "A known field or function result compared with a literal of another "
                        "type (always false)."),
@@ -223,9 +237,10 @@ def check_sources(
         diagnostics.extend(result.diagnostics)
     checker = _Checker(files, texts, today or datetime.now(UTC).date(), broken_names)
     diagnostics.extend(checker.run())
-    # Extra checks walk expressions recursively; past the depth limit (already an error) they
-    # could exhaust the stack, so a rule set that deep gets only the built-in findings.
-    if not any(d.code == "CTR021" for d in diagnostics):
+    # Extra checks walk expressions recursively, macros expanded; past the depth or size limit
+    # (already an error) they could exhaust the stack or take exponential time, so such a rule
+    # set gets only the built-in findings.
+    if not any(d.code == "CTR021" for d in diagnostics) and not checker.too_large:
         for extra in _extra_checks():
             diagnostics.extend(extra(files))
     return files, _sorted_unique(diagnostics)
@@ -458,6 +473,8 @@ class _Checker:
         self._line_starts: dict[str, list[int]] = {}
         self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
         self.macro_depth: dict[str, int] = {}
+        self.macro_size: dict[str, int] = {}
+        self.too_large = False  # some expression exceeds MAX_EXPANDED_NODES
         self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
         self.dead: list[tuple[n.Expr, bool, str]] = []  # constant conditions of one declaration
 
@@ -558,7 +575,8 @@ class _Checker:
         if not isinstance(decl, n.ListDecl):
             self.check_literals(decl.expr if isinstance(decl, n.MacroDecl) else decl.when)
         if isinstance(decl, n.MacroDecl):
-            if self.macro_depth.get(decl.name, 0) <= MAX_DEPTH:  # else reported already
+            if (self.macro_depth.get(decl.name, 0) <= MAX_DEPTH  # else reported already
+                    and self.macro_size.get(decl.name, 0) <= MAX_EXPANDED_NODES):
                 self.dead = []
                 self.walk(decl.expr, _Ctx("macro", decl.name))
                 self.report_dead()
@@ -571,6 +589,17 @@ class _Checker:
                 self.emit("CTR021", decl.when.span,
                           f"this `when` nests {depth} levels deep with macros expanded (the "
                           f"limit is {MAX_DEPTH})", "split the condition into flatter macros")
+                return
+            size = self.size(decl.when)
+            if size > MAX_EXPANDED_NODES:
+                self.too_large = True
+                if not any(self.macro_size.get(r.name, 0) > MAX_EXPANDED_NODES
+                           for r in _macro_refs(decl.when)):  # else reported at the macro
+                    self.emit("CTR022", decl.when.span,
+                              f"this `when` has {size:,} nodes with macros expanded (the limit "
+                              f"is {MAX_EXPANDED_NODES:,})",
+                              "a macro used several times is copied at each use; use it once, "
+                              "or test a list with `in`")
                 return
         if isinstance(decl, n.RuleDecl):
             self.check_rule(decl)
@@ -676,12 +705,32 @@ class _Checker:
                 rule_use = rule_use or sub_rule
             self._trans[name] = (it_use, rule_use)
             self.macro_depth[name] = self.depth(self.macros[name].expr)
+            self.macro_size[name] = self.size(self.macros[name].expr)
+            if self.macro_size[name] > MAX_EXPANDED_NODES and all(
+                    self.macro_size.get(r.name, 0) <= MAX_EXPANDED_NODES for r in facts.refs):
+                self.too_large = True
+                self.emit("CTR022", self.name_span(self.macros[name]),
+                          f"macro {name} expands to {self.macro_size[name]:,} nodes with the "
+                          f"macros it uses expanded (the limit is {MAX_EXPANDED_NODES:,})",
+                          "a macro used several times is copied at each use; use it once, or "
+                          "test a list with `in`")
             if self.macro_depth[name] > MAX_DEPTH and all(
                     self.macro_depth.get(r.name, 0) <= MAX_DEPTH for r in facts.refs):
                 self.emit("CTR021", self.name_span(self.macros[name]),
                           f"macro {name} nests {self.macro_depth[name]} levels deep with the "
                           f"macros it uses expanded (the limit is {MAX_DEPTH})",
                           "split the condition into flatter macros")
+
+    def size(self, root: Any) -> int:
+        """Node count of an expression with macros expanded (each use counts the whole macro),
+        from the sizes of the macros it uses: linear, however often they are shared."""
+        total = 0
+        pending: list[Any] = [root]
+        while pending:
+            e = pending.pop()
+            total += self.macro_size.get(e.name, 0) if isinstance(e, n.MacroRef) else 1
+            pending.extend(_children(e))
+        return total
 
     def depth(self, root: Any) -> int:
         """Nesting depth of an expression with macros expanded (as the compiler inlines them).
@@ -818,6 +867,7 @@ class _Checker:
             else:
                 left = self.operand_type(e.left, ctx)
                 self.string_left(left, e.left, "glob", e.span)
+                self.check_glob(e)
         elif isinstance(e, n.Matches):
             left = self.operand_type(e.left, ctx)
             self.string_left(left, e.left, "matches", e.span)
@@ -834,6 +884,18 @@ class _Checker:
                           'write regexes as raw strings r"..."', fallback=e.span)
         elif isinstance(e, n.Exists):
             self.check_path(e.path, ctx)
+
+    def check_glob(self, e: n.Glob) -> None:
+        """A glob compiles to an RE2 program (`?` and `*` become `.`/`.*`), which RE2 refuses
+        past its memory budget: refuse it here, not at load."""
+        if _has_surrogate(e.pattern.value) or len(str(e.pattern.value)) > MAX_STRING_CHARS:
+            return  # CTR006 / CTR022 from the parser
+        try:
+            glob_matcher(str(e.pattern.value))
+        except re2.error as err:
+            self.emit("CTR022", e.pattern.span, f"the glob pattern is too large to compile: {err}",
+                      "use fewer `?`/`*`, or a `matches` regex with counted repetition",
+                      fallback=e.span)
 
     def check_macro_ref(self, e: n.MacroRef, ctx: _Ctx) -> None:
         if e.name in self.macros:
@@ -1442,6 +1504,15 @@ def _children(e: Any) -> tuple[Any, ...]:
     if isinstance(e, n.Quantifier):
         return (e.path, e.body)
     return ()
+
+
+def _macro_refs(root: Any) -> Iterator[n.MacroRef]:
+    pending = [root]
+    while pending:
+        e = pending.pop()
+        if isinstance(e, n.MacroRef):
+            yield e
+        pending.extend(_children(e))
 
 
 def _describe(op: Any) -> str:

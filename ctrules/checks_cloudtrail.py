@@ -15,7 +15,7 @@ with an unknown name is still a valid (if never-matching) rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import catalog
@@ -36,10 +36,17 @@ class _Lit:
     span: n.Span | None
 
 
+MAX_SUGGESTIONS = 20
+"""How many unknown names get a "did you mean" (each is a fuzzy search of ~16,000 names, about
+10 ms): a generated file of thousands of unknown names is still checked in bounded time."""
+
+
 class _Scope:
     def __init__(self, files: Sequence[n.RuleFile]):
         self.lists: dict[str, n.ListDecl] = {}
         self.macros: dict[str, n.MacroDecl] = {}
+        self.constraints: dict[str, frozenset[str] | None] = {}  # _source_constraint per macro
+        self.suggested: set[str] = set()
         for f in files:
             for decl in f.decls:
                 if isinstance(decl, n.ListDecl):
@@ -101,8 +108,10 @@ def _literals(op: n.Operand, scope: _Scope) -> list[_Lit] | None:
 
 
 def _conditions(expr: n.Expr, scope: _Scope, in_quantifier: bool = False,
-                seen: frozenset[str] = frozenset()) -> Iterator[tuple[n.Expr, bool]]:
-    """Every condition reachable from `expr` (macros expanded once), with its quantifier flag."""
+                seen: set[tuple[str, bool]] | None = None) -> Iterator[tuple[n.Expr, bool]]:
+    """Every condition reachable from `expr` (each macro expanded once), with its quantifier
+    flag."""
+    seen = set() if seen is None else seen
     if isinstance(expr, (n.And, n.Or)):
         for e in expr.operands:
             yield from _conditions(e, scope, in_quantifier, seen)
@@ -112,10 +121,18 @@ def _conditions(expr: n.Expr, scope: _Scope, in_quantifier: bool = False,
         yield from _conditions(expr.body, scope, True, seen)
     elif isinstance(expr, n.MacroRef):
         macro = scope.macros.get(expr.name)
-        if macro is not None and expr.name not in seen:
-            yield from _conditions(macro.expr, scope, in_quantifier, seen | {expr.name})
+        if macro is not None and (expr.name, in_quantifier) not in seen:
+            seen.add((expr.name, in_quantifier))  # also ends a cycle (reported as CTR011)
+            yield from _conditions(macro.expr, scope, in_quantifier, seen)
     else:
         yield expr, in_quantifier
+
+
+def _suggest(scope: _Scope, value: str, find: Callable[[str], str | None]) -> str | None:
+    if value not in scope.suggested and len(scope.suggested) >= MAX_SUGGESTIONS:
+        return None
+    scope.suggested.add(value)
+    return find(value)
 
 
 def _name_literals(cond: n.Expr, field: tuple[str, ...], scope: _Scope,
@@ -135,7 +152,7 @@ def _unknown_names(expr: n.Expr, scope: _Scope, fallback: n.Span) -> Iterator[Di
     for cond, in_q in _conditions(expr, scope):
         for lit in _name_literals(cond, _EVENT_NAME, scope, in_q):
             if lit.value not in cat.event_names:
-                hint = catalog.suggest_event_name(lit.value)
+                hint = _suggest(scope, lit.value, catalog.suggest_event_name)
                 yield Diagnostic(
                     UNKNOWN_NAME, "warning",
                     f"no AWS service emits eventName {lit.value!r}"
@@ -146,7 +163,7 @@ def _unknown_names(expr: n.Expr, scope: _Scope, fallback: n.Span) -> Iterator[Di
                 )
         for lit in _name_literals(cond, _EVENT_SOURCE, scope, in_q):
             if lit.value not in cat.event_sources:
-                hint = catalog.suggest_event_source(lit.value)
+                hint = _suggest(scope, lit.value, catalog.suggest_event_source)
                 yield Diagnostic(
                     UNKNOWN_NAME, "warning",
                     f"no AWS service logs as eventSource {lit.value!r}"
@@ -173,7 +190,10 @@ def _source_constraint(expr: n.Expr, scope: _Scope,
         macro = scope.macros.get(expr.name)
         if macro is None or expr.name in seen:
             return None
-        return _source_constraint(macro.expr, scope, seen | {expr.name})
+        if expr.name not in scope.constraints:  # once per macro, however often it is used
+            scope.constraints[expr.name] = _source_constraint(macro.expr, scope,
+                                                              seen | {expr.name})
+        return scope.constraints[expr.name]
     if isinstance(expr, n.Compare) and expr.op == "==" \
             and _is_root_field(expr.left, _EVENT_SOURCE, False) \
             and isinstance(expr.right, n.Literal_) and isinstance(expr.right.value, str):
@@ -199,27 +219,31 @@ def _source_constraint(expr: n.Expr, scope: _Scope,
 
 def _source_mismatches(expr: n.Expr, scope: _Scope, fallback: n.Span,
                        who: str) -> Iterator[Diagnostic]:
-    yield from _walk_sources(expr, scope, None, fallback, who, frozenset())
+    yield from _walk_sources(expr, scope, None, fallback, who, frozenset(), set())
 
 
 def _walk_sources(expr: n.Expr, scope: _Scope, sources: frozenset[str] | None,
-                  fallback: n.Span, who: str, seen: frozenset[str]) -> Iterator[Diagnostic]:
+                  fallback: n.Span, who: str, seen: frozenset[str],
+                  walked: set[tuple[str, frozenset[str] | None]]) -> Iterator[Diagnostic]:
+    """`walked`: the (macro, pinned sources) pairs already looked at, which would only repeat
+    their findings."""
     if isinstance(expr, n.And):
         pinned = _source_constraint(expr, scope)
         if pinned is not None:
             sources = pinned if sources is None else sources & pinned
         for e in expr.operands:
-            yield from _walk_sources(e, scope, sources, fallback, who, seen)
+            yield from _walk_sources(e, scope, sources, fallback, who, seen, walked)
     elif isinstance(expr, n.Or):
         for e in expr.operands:
-            yield from _walk_sources(e, scope, sources, fallback, who, seen)
+            yield from _walk_sources(e, scope, sources, fallback, who, seen, walked)
     elif isinstance(expr, n.Not):
-        yield from _walk_sources(expr.operand, scope, sources, fallback, who, seen)
+        yield from _walk_sources(expr.operand, scope, sources, fallback, who, seen, walked)
     elif isinstance(expr, n.MacroRef):
         macro = scope.macros.get(expr.name)
-        if macro is not None and expr.name not in seen:
+        if macro is not None and expr.name not in seen and (expr.name, sources) not in walked:
+            walked.add((expr.name, sources))
             yield from _walk_sources(macro.expr, scope, sources, fallback, who,
-                                     seen | {expr.name})
+                                     seen | {expr.name}, walked)
     elif sources:
         yield from _check_names(expr, scope, sources, fallback, who)
 

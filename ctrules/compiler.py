@@ -130,9 +130,15 @@ class LiteralSet:
 
 
 class _Compiler:
-    def __init__(self, scope: Scope, expanding: tuple[str, ...] = ()):
+    def __init__(self, scope: Scope, expanding: tuple[str, ...] = (),
+                 compiled_macros: dict[str, Compiled] | None = None):
         self.scope = scope
         self.expanding = expanding
+        # Each macro compiles once per expression and its closure is shared by every use: a
+        # macro compiles to the same closure wherever it is used (closures take the current
+        # element as an argument), and `m0 = m1 and m1`, `m1 = m2 and m2`, ... would otherwise
+        # compile 2^depth copies.
+        self.compiled_macros = {} if compiled_macros is None else compiled_macros
 
     def expr(self, e: n.Expr) -> Compiled:
         method = getattr(self, "_" + type(e).__name__.lower().rstrip("_"), None)
@@ -151,9 +157,15 @@ class _Compiler:
             raise CompileError(f"undefined macro {e.name!r}")
         if e.name in self.expanding:
             raise CompileError(f"recursive macro {e.name!r}")
+        done = self.compiled_macros.get(e.name)
+        if done is not None:
+            return done
         # Macros are inlined where used, so inside `any`/`all` their bare paths are relative to
         # the element, exactly as if the text were written there.
-        return _Compiler(self.scope, (*self.expanding, e.name)).expr(macro.expr)
+        inner = _Compiler(self.scope, (*self.expanding, e.name), self.compiled_macros)
+        compiled = inner.expr(macro.expr)
+        self.compiled_macros[e.name] = compiled
+        return compiled
 
     def _not(self, e: n.Not) -> Compiled:
         inner = self.expr(e.operand)
@@ -576,34 +588,47 @@ def _re2_escape(ch: str) -> str:
     return "\\" + ch
 
 
+def _and2(a: Pred, b: Pred) -> Pred:
+    return lambda r, c: a(r, c) and b(r, c)
+
+
+def _and3(a: Pred, b: Pred, d: Pred) -> Pred:
+    return lambda r, c: a(r, c) and b(r, c) and d(r, c)
+
+
+def _or2(a: Pred, b: Pred) -> Pred:
+    return lambda r, c: a(r, c) or b(r, c)
+
+
+def _or3(a: Pred, b: Pred, d: Pred) -> Pred:
+    return lambda r, c: a(r, c) or b(r, c) or d(r, c)
+
+
+def _chain(parts: list[Pred], two: Callable[[Pred, Pred], Pred],
+           three: Callable[[Pred, Pred, Pred], Pred]) -> Pred:
+    """One closure for a junction of `parts`, in order. Long chains group three at a time, level
+    by level: no generator per evaluation, and nesting (the stack an evaluation needs) grows
+    with log3 of the length, so a 5,000-clause `or` nests 8 deep, not 2,500."""
+    while len(parts) > 1:
+        grouped: list[Pred] = []
+        for i in range(0, len(parts), 3):
+            group = parts[i:i + 3]
+            if len(group) == 3:
+                grouped.append(three(*group))
+            elif len(group) == 2:
+                grouped.append(two(*group))
+            else:
+                grouped.append(group[0])
+        parts = grouped
+    return parts[0]
+
+
 def _chain_and(parts: list[Pred]) -> Compiled:
-    if not parts:
-        return True
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        a, b = parts
-        return lambda r, c: a(r, c) and b(r, c)
-    if len(parts) == 3:
-        a, b, d = parts
-        return lambda r, c: a(r, c) and b(r, c) and d(r, c)
-    # Longer chains nest three at a time: no generator per evaluation.
-    return _chain_and([_chain_and(parts[:3]), *parts[3:]])  # type: ignore[list-item]
+    return _chain(parts, _and2, _and3) if parts else True
 
 
 def _chain_or(parts: list[Pred]) -> Compiled:
-    if not parts:
-        return False
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        a, b = parts
-        return lambda r, c: a(r, c) or b(r, c)
-    if len(parts) == 3:
-        a, b, d = parts
-        return lambda r, c: a(r, c) or b(r, c) or d(r, c)
-    # Longer chains nest three at a time: no generator per evaluation.
-    return _chain_or([_chain_or(parts[:3]), *parts[3:]])  # type: ignore[list-item]
+    return _chain(parts, _or2, _or3) if parts else False
 
 
 # ---- dispatch: specialising a rule for one (eventSource, eventName) ---------------------------
@@ -616,20 +641,24 @@ that is left to evaluate for events with those values."""
 def required_event_names(expr: n.Expr, scope: Scope) -> frozenset[str] | None:
     """The eventNames `expr` can only match (from `eventName == "X"` / `eventName in [...]`
     conditions it requires), or None when it may match any. Used to index rules by name."""
-    return _names(expr, scope, ())
+    return _names(expr, scope, (), {})
 
 
-def _names(e: n.Expr, scope: Scope, expanding: tuple[str, ...]) -> frozenset[str] | None:
+def _names(e: n.Expr, scope: Scope, expanding: tuple[str, ...],
+           memo: dict[str, frozenset[str] | None]) -> frozenset[str] | None:
     if isinstance(e, n.MacroRef):
         macro = scope.macros.get(e.name)
         if macro is None or e.name in expanding:
             return None
-        return _names(macro.expr, scope, (*expanding, e.name))
+        if e.name not in memo:  # once per macro, however often the rule uses it
+            memo[e.name] = _names(macro.expr, scope, (*expanding, e.name), memo)
+        return memo[e.name]
     if isinstance(e, n.And):
-        found = [x for x in (_names(o, scope, expanding) for o in e.operands) if x is not None]
+        found = [x for x in (_names(o, scope, expanding, memo) for o in e.operands)
+                 if x is not None]
         return frozenset.intersection(*found) if found else None
     if isinstance(e, n.Or):
-        parts = [_names(o, scope, expanding) for o in e.operands]
+        parts = [_names(o, scope, expanding, memo) for o in e.operands]
         if any(p is None for p in parts):
             return None
         return frozenset().union(*[p for p in parts if p is not None])
@@ -665,11 +694,13 @@ def dispatch_residual(expr: n.Expr, scope: Scope,
 def mentions_paths(expr: n.Expr, scope: Scope, wanted: tuple[tuple[str, ...], ...]) -> bool:
     """Whether `expr` (macros expanded) has a condition on one of the `wanted` paths."""
     seen: list[n.Path] = []
+    visited: set[str] = set()
 
     def visit(e: Any, expanding: tuple[str, ...]) -> None:
         if isinstance(e, n.MacroRef):
             macro = scope.macros.get(e.name)
-            if macro is not None and e.name not in expanding:
+            if macro is not None and e.name not in expanding and e.name not in visited:
+                visited.add(e.name)  # a second use of a macro reads no new paths
                 visit(macro.expr, (*expanding, e.name))
         elif isinstance(e, (n.And, n.Or)):
             for o in e.operands:
@@ -687,6 +718,7 @@ class _Residual:
     def __init__(self, scope: Scope, known: tuple[tuple[str, ...], ...]):
         self.scope = scope
         self.known = known
+        self.macros: dict[str, Residual] = {}  # one residual per macro, shared by its uses
 
     def expr(self, e: n.Expr, expanding: tuple[str, ...]) -> Residual:
         if isinstance(e, n.BoolConst):
@@ -695,7 +727,9 @@ class _Residual:
         if isinstance(e, n.MacroRef):
             macro = self.scope.macros.get(e.name)
             if macro is not None and e.name not in expanding:
-                return self.expr(macro.expr, (*expanding, e.name))
+                if e.name not in self.macros:
+                    self.macros[e.name] = self.expr(macro.expr, (*expanding, e.name))
+                return self.macros[e.name]
         elif isinstance(e, n.Not):
             inner = self.expr(e.operand, expanding)
 

@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from . import nodes as n
-from .parser import DUPLICATE_PROPERTY, INVALID_VALUE, CtrSyntaxError, parse
+from .diagnostics import Diagnostic
+from .parser import DUPLICATE_PROPERTY, INVALID_VALUE, TOO_DEEP, CtrSyntaxError, parse
 
 WIDTH = 88
 INDENT = 4
@@ -997,4 +998,13 @@ def format_text(text: str, filename: str = "<string>") -> str:
     for diagnostic in result.diagnostics:
         if diagnostic.code in _LOSSY:
             raise FormatRefusedError(diagnostic)
-    return format_file(result.file, text)
+    try:
+        return format_file(result.file, text)
+    except RecursionError:
+        # Printing recurses over the expression; a file nested hundreds of levels deep (which
+        # `check` refuses as CTR021 anyway) is reported, not crashed on.
+        first = text.split("\n", 1)[0]
+        span = n.Span(filename, 1, 1, 1, 1 + min(len(first), 1))
+        raise CtrSyntaxError(Diagnostic(
+            TOO_DEEP, "error", "the file nests too deeply to format", span,
+            "split deeply nested conditions into macros")) from None

@@ -13,6 +13,7 @@ import contextvars
 import functools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -32,6 +33,18 @@ INVALID_VALUE = "CTR006"
 UNKNOWN_FUNCTION = "CTR012"
 BAD_CALL = "CTR013"
 TOO_DEEP = "CTR021"
+TOO_LARGE = "CTR022"
+BIDI_CONTROL = "CTR023"
+
+MAX_STRING_CHARS = 65_536
+"""The longest string literal (rule, list or example): far beyond any real pattern or value,
+and well inside what RE2 and Slack accept."""
+MAX_NUMBER_CHARS = 1_000
+"""The longest number literal (Python refuses to convert integers of more than 4,300 digits)."""
+
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Characters that reorder how text is displayed ("Trojan Source"): in a comment or a string
+they can make a rule read differently from what it does."""
 
 
 class CtrSyntaxError(Exception):
@@ -76,12 +89,41 @@ def _lark() -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
     """Parse one file. Raises CtrSyntaxError when the text is not valid `.ctr`."""
+    if text.startswith("\ufeff"):
+        span = n.Span(filename, 1, 1, 1, 2, 0, 1)
+        raise CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error",
+                                        "the file starts with a byte-order mark (U+FEFF)", span,
+                                        "save the file as UTF-8 without a BOM"))
     comments: list[n.Comment] = []
     tree = _run_lark(text, filename, "start", comments)
     builder = _Builder(filename, text)
     decls = _transform(builder, tree, text, filename)
     rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
-    return ParseResult(rule_file, builder.diagnostics)
+    return ParseResult(rule_file, [*_bidi_controls(text, filename), *builder.diagnostics])
+
+
+def _bidi_controls(text: str, filename: str) -> list[Diagnostic]:
+    out = []
+    for found in _BIDI.finditer(text):
+        line, col = line_col(text, found.start())
+        span = n.Span(filename, line, col, line, col + 1, found.start(), found.end())
+        out.append(Diagnostic(
+            BIDI_CONTROL, "error",
+            f"a bidirectional control character ({_describe_char(found.group())}) can make "
+            "the text display differently from what it means", span,
+            "delete it; write the character as a \\u escape inside a string if it is meant"))
+    return out
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of `offset`, counting lines as Lark does: only "\\n" ends one
+    (a form feed, U+2028 or U+0085 in a comment does not)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _describe_char(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
 
 
 def parse_path(text: str, filename: str = "<string>", line: int = 1, col: int = 1) -> n.Path:
@@ -109,8 +151,8 @@ def _transform(builder: _Builder, tree: Any, text: str, filename: str) -> Any:
 def _too_deep(text: str, filename: str) -> CtrSyntaxError:
     # The grammar is LALR (no recursion) but building the tree is; a file nested hundreds of
     # levels deep is not a rule anyone means to write.
-    lines = text.splitlines() or [""]
-    span = n.Span(filename, 1, 1, 1, 1 + min(len(lines[0]), 1))
+    first = text.split("\n", 1)[0]
+    span = n.Span(filename, 1, 1, 1, 1 + min(len(first), 1))
     return CtrSyntaxError(Diagnostic(TOO_DEEP, "error", "expression nested too deeply", span,
                                      "split it with macros"))
 
@@ -186,10 +228,12 @@ def _syntax_diagnostic(
 ) -> Diagnostic:
     line = getattr(err, "line", None) or 1
     col = getattr(err, "column", None) or 1
+    lines = text.split("\n")  # as Lark counts lines (not str.splitlines)
     if isinstance(err, UnexpectedEOF) or line < 1:
-        lines = text.splitlines() or [""]
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
         line, col = len(lines), len(lines[-1]) + 1
-    src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    src_line = lines[line - 1] if 0 < line <= len(lines) else ""
     rest = src_line[col - 1 :]
     token = getattr(err, "token", None)
     found = str(token) if token is not None else rest[:1]
@@ -228,6 +272,8 @@ def _explain(
             return "unexpected '!'", "use 'not' or '!='"
         if ch == "`":
             return "unclosed `quoted` name", "close it with a backtick on the same line"
+        if ch and ord(ch) > 127:
+            return _explain_non_ascii(ch)
         return f"unexpected character {ch!r}", None
     before = _word_before(text, getattr(err, "pos_in_stream", None))
     if before in _PY_WORDS or found in _PY_WORDS:
@@ -255,6 +301,33 @@ def _explain(
     return f"unexpected {found!r}; expected {_describe_expected(expected)}", None
 
 
+# Letters that look like ASCII ones (Unicode's confusables for the Latin alphabet, the common
+# part): a pasted `eventNаme` with a Cyrillic `а` otherwise just says "unexpected character".
+_LOOK_ALIKES = {
+    **dict(zip("аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅ", "aeopcyxijsdqwABEKMHOPCTXIJS", strict=True)),
+    **dict(zip("αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "aBeiKvopTuxABEZHIKMNOPTYX", strict=True)),
+    "ı": "i", "ℓ": "l", "ǀ": "l", "\u2010": "-", "\u2212": "-",
+}
+
+
+def _explain_non_ascii(ch: str) -> tuple[str, str | None]:
+    if _BIDI.match(ch):
+        return (f"a bidirectional control character ({_describe_char(ch)})",
+                "delete it: it makes the text display differently from what it means")
+    if ch == "\ufeff":
+        return (f"a byte-order mark ({_describe_char(ch)}) in the middle of the file",
+                "delete it (some editors insert it when files are concatenated)")
+    ascii_twin = _LOOK_ALIKES.get(ch) or unicodedata.normalize("NFKD", ch)[:1]
+    if ascii_twin and ascii_twin.isascii() and ascii_twin.isprintable():
+        return (f"{ch!r} ({_describe_char(ch)}) looks like {ascii_twin!r} but is not ASCII",
+                f"retype it as the ASCII {ascii_twin!r}; names and keywords are ASCII")
+    if ch.isspace():
+        return (f"unexpected {_describe_char(ch)}", "use ordinary spaces and newlines")
+    return (f"unexpected character {ch!r} ({_describe_char(ch)})",
+            "names are ASCII letters, digits and _; a field with other characters is written "
+            "in backticks: `name`")
+
+
 def _word_before(text: str, pos: int | None) -> str:
     if pos is None:
         return ""
@@ -277,6 +350,7 @@ def _meta_span(filename: str, meta: Meta, line_offset: int = 0, col_offset: int 
 
 
 _JSON_DECODER = json.JSONDecoder()
+_CONTROL = re.compile("[\x00-\x1f]")  # JSON strings may not hold these unescaped
 
 
 @v_args(meta=True)
@@ -300,11 +374,37 @@ class _Builder(Transformer[Token, Any]):
         where = span or _nospan(self.filename)
         return CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error", message, where, hint))
 
+    def _bound_string(self, tok: Token, raw: str) -> None:
+        if len(raw) - 2 > MAX_STRING_CHARS:
+            self._note(TOO_LARGE, self._tspan(tok),
+                       f"a string of {len(raw) - 2:,} characters (the limit is "
+                       f"{MAX_STRING_CHARS:,})", "rules match patterns, not documents")
+
+    def _number(self, tok: Token) -> int | float:
+        raw = str(tok)
+        if len(raw) > MAX_NUMBER_CHARS:
+            self._note(TOO_LARGE, self._tspan(tok),
+                       f"a number of {len(raw):,} characters (the limit is "
+                       f"{MAX_NUMBER_CHARS:,})", "CloudTrail numbers have at most 20 digits")
+            return 0
+        return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+
     def _note(self, code: str, span: n.Span, message: str, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, "error", message, span, hint))
 
     def _string(self, tok: Token) -> str:
         raw = str(tok)
+        self._bound_string(tok, raw)
+        control = _CONTROL.search(raw)
+        if control is not None:
+            span = self._tspan(tok)
+            at = n.Span(span.file, span.line, span.col + control.start(), span.line,
+                        span.col + control.start() + 1, span.start + control.start(),
+                        span.start + control.start() + 1)
+            ch = control.group()
+            what = "a tab" if ch == "\t" else f"a control character ({_describe_char(ch)})"
+            escape = "\\t" if ch == "\t" else f"\\u{ord(ch):04x}"
+            raise self._fail(at, f"{what} inside a string", f"write it as the escape {escape}")
         try:
             value = _JSON_DECODER.decode(raw)
         except json.JSONDecodeError as exc:
@@ -631,9 +731,7 @@ class _Builder(Transformer[Token, Any]):
         return n.Literal_(text.value, text.raw, text.span)
 
     def number(self, meta: Meta, c: list[Any]) -> n.Literal_:
-        raw = str(c[0])
-        value: int | float = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
-        return n.Literal_(value, span=self._span(meta))
+        return n.Literal_(self._number(c[0]), span=self._span(meta))
 
     def boolean(self, meta: Meta, c: list[Any]) -> n.Literal_:
         return n.Literal_(str(c[0]) == "true", span=self._span(meta))
@@ -647,6 +745,7 @@ class _Builder(Transformer[Token, Any]):
     def string(self, meta: Meta, c: list[Any]) -> n.Text:
         tok: Token = c[0]
         if tok.type == "RAW_STRING":
+            self._bound_string(tok, str(tok)[1:])
             return n.Text(str(tok)[2:-1], True, self._tspan(tok))
         return n.Text(self._string(tok), False, self._tspan(tok))
 
@@ -664,8 +763,7 @@ class _Builder(Transformer[Token, Any]):
         return self._string(c[0])
 
     def json_number(self, meta: Meta, c: list[Any]) -> int | float:
-        raw = str(c[0])
-        return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+        return self._number(c[0])
 
     def json_bool(self, meta: Meta, c: list[Any]) -> bool:
         return str(c[0]) == "true"
