@@ -38,6 +38,7 @@ from lark.exceptions import VisitError
 from . import nodes as n
 from .compiler import glob_matcher
 from .diagnostics import Diagnostic, Level, sort_key
+from .gcpause import gc_paused
 from .parser import MAX_STRING_CHARS, CtrSyntaxError, parse
 from .templates import parse_template
 
@@ -208,6 +209,13 @@ def check_sources(
     sources: Sequence[tuple[str, str]], today: date | None = None
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted."""
+    with gc_paused():
+        return _check_sources(sources, today)
+
+
+def _check_sources(
+    sources: Sequence[tuple[str, str]], today: date | None
+) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     files: list[n.RuleFile] = []
     diagnostics: list[Diagnostic] = []
     texts: dict[str, str] = {}

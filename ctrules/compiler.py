@@ -23,6 +23,7 @@ from typing import Any
 import re2
 
 from . import nodes as n
+from .gcpause import gc_paused
 from .values import (
     MISSING,
     Fanout,
@@ -65,13 +66,15 @@ class Scope:
 
 def compile_expr(expr: n.Expr, scope: Scope) -> Pred:
     """The predicate for `expr`, constants included (as constant functions)."""
-    compiled = _Compiler(scope).expr(expr)
+    with gc_paused():
+        compiled = _Compiler(scope).expr(expr)
     return _as_pred(compiled)
 
 
 def compile_folded(expr: n.Expr, scope: Scope) -> Compiled:
     """Like compile_expr, but a constant expression comes back as a bool."""
-    return _Compiler(scope).expr(expr)
+    with gc_paused():
+        return _Compiler(scope).expr(expr)
 
 
 def _as_pred(compiled: Compiled) -> Pred:
@@ -688,7 +691,8 @@ def dispatch_residual(expr: n.Expr, scope: Scope,
     event), or the smaller predicate left over — so `eventSource == "x" and eventName == "Y"
     and userIdentity.type == "Root"` costs nothing more for events of x/Y by other callers.
     """
-    return _Residual(scope, known).expr(expr, ())
+    with gc_paused():
+        return _Residual(scope, known).expr(expr, ())
 
 
 def mentions_paths(expr: n.Expr, scope: Scope, wanted: tuple[tuple[str, ...], ...]) -> bool:
@@ -757,9 +761,9 @@ class _Residual:
 
             return junction
         elif _only_dispatch_fields(e, self.scope, self.known):
-            pred = compile_expr(e, self.scope)
+            pred = _as_pred(_Compiler(self.scope).expr(e))
             return lambda rec: bool(pred(rec, rec))
-        compiled = compile_folded(e, self.scope)
+        compiled = _Compiler(self.scope).expr(e)
         return lambda rec: compiled
 
 

@@ -24,6 +24,7 @@ from lark.tree import Meta
 
 from . import nodes as n
 from .diagnostics import Diagnostic
+from .gcpause import gc_paused
 
 SYNTAX_ERROR = "CTR001"
 DUPLICATE_PROPERTY = "CTR003"
@@ -95,9 +96,10 @@ def parse(text: str, filename: str = "<string>") -> ParseResult:
                                         "the file starts with a byte-order mark (U+FEFF)", span,
                                         "save the file as UTF-8 without a BOM"))
     comments: list[n.Comment] = []
-    tree = _run_lark(text, filename, "start", comments)
-    builder = _Builder(filename, text)
-    decls = _transform(builder, tree, text, filename)
+    with gc_paused():
+        tree = _run_lark(text, filename, "start", comments)
+        builder = _Builder(filename, text)
+        decls = _transform(builder, tree, text, filename)
     rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
     return ParseResult(rule_file, [*_bidi_controls(text, filename), *builder.diagnostics])
 
