@@ -47,7 +47,14 @@ from typing import Any, Union
 
 from . import nodes as n
 from .diagnostics import Diagnostic
-from .parser import DUPLICATE_PROPERTY, INVALID_VALUE, TOO_DEEP, CtrSyntaxError, parse
+from .parser import (
+    DUPLICATE_PROPERTY,
+    INVALID_VALUE,
+    TOO_DEEP,
+    TOO_LARGE,
+    CtrSyntaxError,
+    parse,
+)
 
 WIDTH = 88
 INDENT = 4
@@ -998,6 +1005,8 @@ def format_text(text: str, filename: str = "<string>") -> str:
     for diagnostic in result.diagnostics:
         if diagnostic.code in _LOSSY:
             raise FormatRefusedError(diagnostic)
+        if diagnostic.code == TOO_LARGE:  # bounded work: `check` refuses the file anyway
+            raise CtrSyntaxError(diagnostic)
     try:
         return format_file(result.file, text)
     except RecursionError:

@@ -161,3 +161,15 @@ def test_fmt_refuses_absurd_nesting_with_a_diagnostic(
     assert status == 1
     assert "Traceback" not in err
     assert f"{path}:1:1: CTR021 error: the file nests too deeply to format" in err
+
+
+def test_fmt_refuses_an_oversized_literal_without_copying_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.ctr"
+    text = 'rule s { when eventName == "' + "a" * 5_000_000 + '" }\n'
+    path.write_text(text, "utf-8")
+    status = main(["fmt", str(path)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"{path}:1:28: CTR022 error: a string of 5,000,000 characters" in err
+    assert path.read_text("utf-8") == text  # not rewritten
