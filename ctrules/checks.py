@@ -19,7 +19,6 @@ and its fix in docs/diagnostics.md. Codes never change meaning; new checks get n
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import importlib
 import importlib.util
@@ -38,6 +37,7 @@ from lark.exceptions import VisitError
 from . import nodes as n
 from .compiler import glob_matcher
 from .diagnostics import Diagnostic, Level, sort_key
+from .formatter import format_expr
 from .gcpause import gc_paused
 from .parser import MAX_STRING_CHARS, CtrSyntaxError, parse
 from .templates import parse_template
@@ -218,10 +218,8 @@ def _check_sources(
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     files: list[n.RuleFile] = []
     diagnostics: list[Diagnostic] = []
-    texts: dict[str, str] = {}
     broken_names: set[str] = set()
     for filename, text in sources:
-        texts[filename] = text
         bad = _non_utf8(filename, text)
         if bad is not None:
             diagnostics.append(bad)
@@ -243,7 +241,7 @@ def _check_sources(
             continue
         files.append(result.file)
         diagnostics.extend(result.diagnostics)
-    checker = _Checker(files, texts, today or datetime.now(UTC).date(), broken_names)
+    checker = _Checker(files, None, today or datetime.now(UTC).date(), broken_names)
     diagnostics.extend(checker.run())
     # Extra checks walk expressions recursively, macros expanded; past the depth or size limit
     # (already an error) they could exhaust the stack or take exponential time, so such a rule
@@ -419,9 +417,6 @@ def _render(value: n.Value) -> str:
 _FIELD_PATH_RE = re.compile(
     r"(?:event\.)?(?:" + "|".join(sorted(TOP_LEVEL_FIELDS)) + r")(?:\.[A-Za-z0-9_]+)+\Z"
 )
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_IT_DOT = re.compile(r"it\s*\.")
-_TEMPLATE_IT_DOT = re.compile(r"(?<!\{)(\{+)\s*it\s*\.")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
@@ -466,10 +461,11 @@ _KIND_OF = {n.ListDecl: "list", n.MacroDecl: "macro", n.RuleDecl: "rule",
 
 
 class _Checker:
-    def __init__(self, files: list[n.RuleFile], texts: Mapping[str, str], today: date,
+    def __init__(self, files: list[n.RuleFile], texts: Mapping[str, str] | None, today: date,
                  broken_names: set[str]):
+        # `texts` (the sources) is not read: the nodes carry everything that was written. It
+        # stays in the signature for the callers that pass it.
         self.files = files
-        self.texts = texts
         self.today = today
         self.broken_names = broken_names
         self.out: list[Diagnostic] = []
@@ -478,7 +474,6 @@ class _Checker:
         self.macros: dict[str, n.MacroDecl] = {}
         self.rules: dict[str, n.RuleDecl] = {}
         self.facts: dict[str, _MacroFacts] = {}
-        self._line_starts: dict[str, list[int]] = {}
         self._trans: dict[str, tuple[n.Span | None, n.Span | None]] = {}
         self.macro_depth: dict[str, int] = {}
         self.macro_size: dict[str, int] = {}
@@ -493,52 +488,9 @@ class _Checker:
             where = n.Span("<unknown>", 1, 1, 1, 1)
         self.out.append(_diag(code, where, message, hint))
 
-    # ---- source positions ----
-    def src(self, span: n.Span | None) -> str | None:
-        if span is None or span.end <= span.start:
-            return None
-        text = self.texts.get(span.file)
-        return text[span.start:span.end] if text is not None else None
-
-    def _pos(self, file: str, offset: int) -> tuple[int, int]:
-        starts = self._line_starts.get(file)
-        if starts is None:
-            text = self.texts.get(file, "")
-            starts = [0] + [m.end() for m in re.finditer("\n", text)]
-            self._line_starts[file] = starts
-        i = bisect.bisect_right(starts, offset) - 1
-        return i + 1, offset - starts[i] + 1
-
-    def name_span(self, decl: _Decl) -> n.Span | None:
-        """The span of a declaration's name (the AST only keeps the whole declaration's)."""
-        span = decl.span
-        if span is None:
-            return None
-        text = self.texts.get(span.file)
-        if text is None:
-            return span
-        i = span.start + len(_KIND_OF[type(decl)])
-        while i < len(text):
-            if text[i].isspace():
-                i += 1
-            elif text[i] == "#":
-                j = text.find("\n", i)
-                i = len(text) if j < 0 else j
-            else:
-                break
-        if not text.startswith(decl.name, i):
-            return span
-        end = i + len(decl.name)
-        line, col = self._pos(span.file, i)
-        return n.Span(span.file, line, col, line, col + len(decl.name), i, end)
-
-    def written_plain(self, path: n.Path) -> bool:
-        text = self.src(path.span)
-        return text is None or _PLAIN_NAME.match(text) is not None
-
-    def written_with_it(self, path: n.Path) -> bool:
-        text = self.src(path.span)
-        return text is not None and _IT_DOT.match(text) is not None
+    @staticmethod
+    def name_span(decl: _Decl) -> n.Span | None:
+        return decl.name_span or decl.span
 
     # ---- driver ----
     def run(self) -> list[Diagnostic]:
@@ -572,8 +524,8 @@ class _Checker:
                 pending.extend(e.items)
             elif isinstance(e, (n.Matches, n.Glob)):
                 pending.extend((e.left, e.pattern))
-            else:
-                pending.extend(_children(e))
+            elif e is not None and not isinstance(e, n.Text):
+                pending.extend(n.children(e))
 
     def check_decl(self, decl: _Decl) -> None:
         if isinstance(decl, n.ListDecl):
@@ -656,12 +608,12 @@ class _Checker:
                 pending.append((e.body, depth + 1))
                 pending.append((e.path, depth))
             elif isinstance(e, n.Path):
-                if depth == 0 and (e.anchor == "it" or self.written_with_it(e)):
+                if depth == 0 and (e.anchor == "it" or e.written_it):
                     facts.it_use = facts.it_use or e.span
                 if e.anchor == "rule":
                     facts.rule_use = facts.rule_use or e.span
             else:
-                pending.extend((child, depth) for child in reversed(_children(e)))
+                pending.extend((child, depth) for child in reversed(n.children(e)))
         return facts
 
     def transitive(self, name: str) -> tuple[n.Span | None, n.Span | None]:
@@ -737,7 +689,7 @@ class _Checker:
         while pending:
             e = pending.pop()
             total += self.macro_size.get(e.name, 0) if isinstance(e, n.MacroRef) else 1
-            pending.extend(_children(e))
+            pending.extend(n.children(e))
         return total
 
     def depth(self, root: Any) -> int:
@@ -750,7 +702,7 @@ class _Checker:
             if isinstance(e, n.MacroRef):
                 level += self.macro_depth.get(e.name, 0)
             deepest = max(deepest, level)
-            pending.extend((child, level + 1) for child in _children(e))
+            pending.extend((child, level + 1) for child in n.children(e))
         return deepest
 
     def report_cycle(self, cycle: list[str]) -> None:
@@ -777,7 +729,7 @@ class _Checker:
             if gpath.anchor == "rule":
                 self.emit("CTR020", gpath.span, "group_by takes paths of the event, not rule.…",
                           "alerts are grouped per rule already; name event fields here")
-            elif gpath.anchor == "it" or self.written_with_it(gpath):
+            elif gpath.anchor == "it" or gpath.written_it:
                 self.emit("CTR020", gpath.span, "`it` means nothing in group_by",
                           "name a field of the event, e.g. userIdentity.arn")
         has_match = any(e.expect_match for e in rule.examples)
@@ -804,12 +756,9 @@ class _Checker:
                     self.emit("CTR016", part.span, "`it` means nothing in a summary",
                               "name a field of the event, e.g. {userIdentity.arn}",
                               fallback=text.span)
-        # `{it.x}` parses as the path x; the placeholder's own text tells (spans of template
-        # paths are offsets into the placeholder, not the file, so `src` cannot).
-        for match in _TEMPLATE_IT_DOT.finditer(text.value):
-            if len(match.group(1)) % 2 == 1:  # an odd run of braces opens a placeholder
-                self.emit("CTR016", text.span, "`it` means nothing in a summary",
-                          "name a field of the event, e.g. {userIdentity.arn}")
+                elif part.written_it:  # `{it.x}`: the path x, written as if in any/all
+                    self.emit("CTR016", text.span, "`it` means nothing in a summary",
+                              "name a field of the event, e.g. {userIdentity.arn}")
 
     def check_ignore(self, ignore: n.IgnoreDecl) -> None:
         name_span = self.name_span(ignore)
@@ -942,7 +891,7 @@ class _Checker:
 
     def check_path(self, p: n.Path, ctx: _Ctx) -> _Ty | None:
         """Anchor rules for one path; returns the type of what it reaches when known."""
-        if p.anchor == "it" or (ctx.depth == 0 and self.written_with_it(p)):
+        if p.anchor == "it" or (ctx.depth == 0 and p.written_it):
             if ctx.depth == 0:
                 if ctx.where != "macro":  # macros: judged where they are used
                     self.emit("CTR007", p.span, "`it` is only defined inside any/all",
@@ -1017,7 +966,7 @@ class _Checker:
     def check_compare(self, e: n.Compare, ctx: _Ctx) -> None:
         left = self.operand_type(e.left, ctx)
         self.check_right_path(e.right, ctx)
-        left_src = self.src(e.left.span) or _describe(e.left)
+        left_src = _shown(e.left) or _describe(e.left)
         if isinstance(e.left, n.Path) and e.left.anchor == "rule":
             self.check_rule_field_compare(e, ctx)
             return
@@ -1079,7 +1028,7 @@ class _Checker:
         if field_name == "severity":
             ok = isinstance(e.right, n.Literal_) and e.right.value in n.SEVERITY_RANK
             if not ok:
-                shown = self.src(e.right.span) or _describe(e.right)
+                shown = _shown(e.right) or _describe(e.right)
                 self.emit("CTR112", e.right.span, f"{shown} is not a severity, so this "
                           "comparison never holds",
                           "compare rule.severity with " + ", ".join(n.SEVERITIES),
@@ -1098,7 +1047,7 @@ class _Checker:
 
     def check_in(self, e: n.InTest, ctx: _Ctx) -> None:
         left = self.operand_type(e.left, ctx)
-        left_src = self.src(e.left.span) or _describe(e.left)
+        left_src = _shown(e.left) or _describe(e.left)
         right = e.right
         if isinstance(right, n.Call):
             for arg in right.args:
@@ -1115,12 +1064,12 @@ class _Checker:
             return
         kind = self.right_name_kind(right)
         if kind is not None and kind != "list":
-            self.emit("CTR019", right.span, f"{self.src(right.span)!r} is a {kind}, not a list",
+            self.emit("CTR019", right.span, f"{_shown(right)!r} is a {kind}, not a list",
                       "after `in` comes a list literal, a declared list or cidr(...)",
                       fallback=e.span)
             return
         if (isinstance(right, n.Path) and kind is None and right.anchor == "rel"
-                and len(right.segments) == 1 and self.written_plain(right)
+                and len(right.segments) == 1 and right.is_bare_name()
                 and right.segments[0] not in TOP_LEVEL_FIELDS and ctx.depth == 0
                 and str(right.segments[0]) not in self.broken_names):
             name = str(right.segments[0])
@@ -1181,7 +1130,7 @@ class _Checker:
                     span: n.Span | None) -> None:
         if left is None or left.kind == "str" or (left.kind == "obj" and left.fields is None):
             return
-        shown = self.src(operand.span) or _describe(operand)
+        shown = _shown(operand) or _describe(operand)
         self.emit("CTR101", operand.span,
                   f"{shown} is {_KIND_NAMES[left.kind]}; `{op}` only applies to strings "
                   "(always false)", None, fallback=span)
@@ -1209,14 +1158,14 @@ class _Checker:
 
     def report_dead(self) -> None:
         for cond, always, reason in self.dead:
-            shown = self.src(cond.span) or "this condition"
+            shown = _shown(cond) or "this condition"
             hint = "fix or remove the condition"
             if (isinstance(cond, n.Compare) and isinstance(cond.left, n.Call)
                     and cond.left.name in ("lower", "upper")
                     and isinstance(cond.right, n.Literal_) and isinstance(cond.right.value, str)):
                 fixed = (cond.right.value.lower() if cond.left.name == "lower"
                          else cond.right.value.upper())
-                hint = f"{self.src(cond.left.span) or cond.left.name + '(...)'} {cond.op} " \
+                hint = f"{_shown(cond.left)} {cond.op} " \
                        f"{_render(fixed)}"
             self.emit("CTR113", cond.span,
                       f"`{shown}` is always {'true' if always else 'false'}: {reason}", hint)
@@ -1228,7 +1177,7 @@ class _Checker:
                 reason = _why_atom_false(leaf)
                 if leaf is when and reason:
                     return reason
-                shown = self.src(leaf.span) or "a clause"
+                shown = _shown(leaf) or "a clause"
                 return f"`{shown}` is never true" + (f": {reason}" if reason else "")
         if self.conflict is not None:
             name = ".".join(str(s) for s in self.conflict)
@@ -1496,31 +1445,18 @@ def _case_impossible(function: str, text: str) -> bool:
     return pattern.search(text) is not None
 
 
-def _children(e: Any) -> tuple[Any, ...]:
-    if isinstance(e, (n.And, n.Or)):
-        return e.operands
-    if isinstance(e, n.Not):
-        return (e.operand,)
-    if isinstance(e, (n.Compare, n.InTest, n.StringTest)):
-        return (e.left, e.right)
-    if isinstance(e, (n.Matches, n.Glob)):
-        return (e.left,)
-    if isinstance(e, n.Exists):
-        return (e.path,)
-    if isinstance(e, n.Call):
-        return e.args
-    if isinstance(e, n.Quantifier):
-        return (e.path, e.body)
-    return ()
-
-
 def _macro_refs(root: Any) -> Iterator[n.MacroRef]:
     pending = [root]
     while pending:
         e = pending.pop()
         if isinstance(e, n.MacroRef):
             yield e
-        pending.extend(_children(e))
+        pending.extend(n.children(e))
+
+
+def _shown(node: n.Expr) -> str:
+    """A node as `fmt` writes it, for messages."""
+    return format_expr(node, sys.maxsize)
 
 
 def _describe(op: Any) -> str:

@@ -98,7 +98,7 @@ def parse(text: str, filename: str = "<string>") -> ParseResult:
     comments: list[n.Comment] = []
     with gc_paused():
         tree = _run_lark(text, filename, "start", comments)
-        builder = _Builder(filename, text)
+        builder = _Builder(filename)
         decls = _transform(builder, tree, text, filename)
     rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
     return ParseResult(rule_file, [*_bidi_controls(text, filename), *builder.diagnostics])
@@ -131,7 +131,7 @@ def _describe_char(ch: str) -> str:
 def parse_path(text: str, filename: str = "<string>", line: int = 1, col: int = 1) -> n.Path:
     """Parse a field path as written in a template placeholder (`{userIdentity.arn}`)."""
     tree = _run_lark(text, filename, "path", None, line_offset=line - 1, col_offset=col - 1)
-    builder = _Builder(filename, text, line_offset=line - 1, col_offset=col - 1)
+    builder = _Builder(filename, line_offset=line - 1, col_offset=col - 1)
     path = _transform(builder, tree, text, filename)
     assert isinstance(path, n.Path)
     return path
@@ -181,8 +181,22 @@ def _run_lark(
         _COMMENT_SINK.reset(token)
     if comments is not None:
         for tok in collected:
-            comments.append(n.Comment(str(tok).rstrip(), _token_span(filename, tok)))
+            comments.append(_comment(text, filename, tok))
     return result
+
+
+def _comment(text: str, filename: str, tok: Token) -> n.Comment:
+    """A comment with the layout around it that the formatter keeps: whether it has a line of
+    its own, and whether a blank line follows."""
+    start = tok.start_pos or 0
+    line_start = text.rfind("\n", 0, start) + 1
+    next_line = text.find("\n", start)
+    blank_after = False
+    if next_line >= 0:
+        after = text.find("\n", next_line + 1)
+        blank_after = text[next_line + 1 : after if after >= 0 else len(text)].strip() == ""
+    return n.Comment(str(tok).rstrip(), _token_span(filename, tok),
+                     own_line=text[line_start:start].strip() == "", blank_after=blank_after)
 
 
 def _token_span(filename: str, tok: Token, line_offset: int = 0, col_offset: int = 0) -> n.Span:
@@ -352,15 +366,15 @@ def _meta_span(filename: str, meta: Meta, line_offset: int = 0, col_offset: int 
 
 
 _JSON_DECODER = json.JSONDecoder()
+_Prop = tuple[str, Any, n.Span, n.Span]
 _CONTROL = re.compile("[\x00-\x1f]")  # JSON strings may not hold these unescaped
 
 
 @v_args(meta=True)
 class _Builder(Transformer[Token, Any]):
-    def __init__(self, filename: str, text: str, line_offset: int = 0, col_offset: int = 0):
+    def __init__(self, filename: str, line_offset: int = 0, col_offset: int = 0):
         super().__init__()
         self.filename = filename
-        self.text = text
         self.line_offset = line_offset
         self.col_offset = col_offset
         self.diagnostics: list[Diagnostic] = []
@@ -422,12 +436,12 @@ class _Builder(Transformer[Token, Any]):
     def list_decl(self, meta: Meta, children: list[Any]) -> n.ListDecl:
         name, items = children
         self._check_decl_name(name)
-        return n.ListDecl(str(name), items, self._span(meta))
+        return n.ListDecl(str(name), items, self._span(meta), self._tspan(name))
 
     def macro_decl(self, meta: Meta, children: list[Any]) -> n.MacroDecl:
         name, expr = children
         self._check_decl_name(name)
-        return n.MacroDecl(str(name), expr, self._span(meta))
+        return n.MacroDecl(str(name), expr, self._span(meta), self._tspan(name))
 
     def _check_decl_name(self, tok: Token) -> None:
         if str(tok) in n.KEYWORDS:
@@ -437,7 +451,8 @@ class _Builder(Transformer[Token, Any]):
         self._check_decl_name(name)
         seen: dict[str, Any] = {}
         examples: list[n.Example] = []
-        for prop, value, span in props:
+        written = tuple(n.PropSpan(prop, span, whole) for prop, _, span, whole in props)
+        for prop, value, span, _whole in props:
             if prop == "example":
                 examples.append(value)
                 continue
@@ -446,6 +461,7 @@ class _Builder(Transformer[Token, Any]):
                 continue
             seen[prop] = (value, span)
         seen["example"] = (tuple(examples), None)
+        seen["\0props"] = (written, None)
         if "when" not in seen:
             self._note(MISSING_PROPERTY, self._tspan(name), f"{kind} {name} has no 'when'")
         return seen
@@ -469,6 +485,8 @@ class _Builder(Transformer[Token, Any]):
             examples=get("example", ()),
             span=self._span(meta),
             severity_given="severity" in p,
+            name_span=self._tspan(name),
+            props=get("\0props"),
         )
 
     def ignore_decl(self, meta: Meta, children: list[Any]) -> n.IgnoreDecl:
@@ -486,6 +504,8 @@ class _Builder(Transformer[Token, Any]):
             rules=tuple(r for r, _ in rules) if rules is not None else None,
             span=self._span(meta),
             rule_spans=tuple(s for _, s in rules) if rules is not None else (),
+            name_span=self._tspan(name),
+            props=p["\0props"][0],
         )
 
     def route_decl(self, meta: Meta, children: list[Any]) -> n.RouteDecl:
@@ -494,37 +514,38 @@ class _Builder(Transformer[Token, Any]):
         if "to" not in p:
             self._note(MISSING_PROPERTY, self._tspan(name), f"route {name} has no 'to'")
         to, to_is_list = p.get("to", (((), False), None))[0]
-        return n.RouteDecl(str(name), p.get("when", (None,))[0], to, to_is_list, self._span(meta))
+        return n.RouteDecl(str(name), p.get("when", (None,))[0], to, to_is_list, self._span(meta),
+                           self._tspan(name), p["\0props"][0])
 
-    # ---- properties: each returns (name, value, span of the keyword) ----
-    def when_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("when", c[1], self._tspan(c[0]))
+    # ---- properties: each returns (name, value, span of the keyword, span of it all) ----
+    def when_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("when", c[1], self._tspan(c[0]), self._span(meta))
 
-    def severity_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def severity_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = str(c[1])
         if value not in n.SEVERITIES:
             self._note(INVALID_VALUE, self._tspan(c[1]), f"unknown severity {value!r}",
                        "one of " + ", ".join(n.SEVERITIES))
             value = "medium"
-        return ("severity", value, self._tspan(c[0]))
+        return ("severity", value, self._tspan(c[0]), self._span(meta))
 
-    def _text_prop(self, name: str, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return (name, c[1], self._tspan(c[0]))
+    def _text_prop(self, meta: Meta, name: str, c: list[Any]) -> _Prop:
+        return (name, c[1], self._tspan(c[0]), self._span(meta))
 
-    def description_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("description", c)
+    def description_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "description", c)
 
-    def summary_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("summary", c)
+    def summary_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "summary", c)
 
-    def reason_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("reason", c)
+    def reason_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "reason", c)
 
-    def owner_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("owner", c)
+    def owner_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "owner", c)
 
-    def expires_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("expires", c)
+    def expires_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "expires", c)
 
     def _strings(self, items: n.ListLit, what: str) -> tuple[str, ...]:
         out = []
@@ -536,23 +557,25 @@ class _Builder(Transformer[Token, Any]):
                            f"{what} must be strings")
         return tuple(out)
 
-    def tags_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("tags", self._strings(c[1], "tags"), self._tspan(c[0]))
+    def tags_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("tags", self._strings(c[1], "tags"), self._tspan(c[0]), self._span(meta))
 
-    def enabled_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("enabled", str(c[1]) == "true", self._tspan(c[0]))
+    def enabled_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("enabled", str(c[1]) == "true", self._tspan(c[0]), self._span(meta))
 
-    def group_by_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("group_by", tuple(c[1:]), self._tspan(c[0]))
+    def group_by_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("group_by", tuple(c[1:]), self._tspan(c[0]), self._span(meta))
 
-    def rules_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("rules", tuple((str(t), self._tspan(t)) for t in c[1:]), self._tspan(c[0]))
+    def rules_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        names = tuple((str(t), self._tspan(t)) for t in c[1:])
+        return ("rules", names, self._tspan(c[0]), self._span(meta))
 
-    def to_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def to_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = c[1]
         if isinstance(value, n.Text):
-            return ("to", ((value.value,), False), self._tspan(c[0]))
-        return ("to", (self._strings(value, "destinations"), True), self._tspan(c[0]))
+            return ("to", ((value.value,), False), self._tspan(c[0]), self._span(meta))
+        destinations = self._strings(value, "destinations")
+        return ("to", (destinations, True), self._tspan(c[0]), self._span(meta))
 
     def verdict_match(self, meta: Meta, c: list[Any]) -> bool:
         return True
@@ -560,11 +583,11 @@ class _Builder(Transformer[Token, Any]):
     def verdict_no_match(self, meta: Meta, c: list[Any]) -> bool:
         return False
 
-    def example_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def example_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         kw, name, verdict, event, *rest = c
         routes = self._strings(rest[1], "routes") if rest else None
         example = n.Example(name.value, verdict, event, routes, self._span(meta))
-        return ("example", example, self._tspan(kw))
+        return ("example", example, self._tspan(kw), self._span(meta))
 
     # ---- expressions ----
     def or_expr(self, meta: Meta, c: list[Any]) -> n.Or:
@@ -585,10 +608,8 @@ class _Builder(Transformer[Token, Any]):
     def condition(self, meta: Meta, c: list[Any]) -> n.Expr:
         (operand,) = c
         span = self._span(meta)
-        if isinstance(operand, n.Path) and operand.anchor == "rel" and len(operand.segments) == 1:
-            name = operand.segments[0]
-            if isinstance(name, str) and _is_plain_name(self.text, operand):
-                return n.MacroRef(name, span)
+        if isinstance(operand, n.Path) and operand.is_bare_name():
+            return n.MacroRef(str(operand.segments[0]), span)
         if isinstance(operand, n.Literal_) and isinstance(operand.value, bool):
             return n.BoolConst(operand.value, span)
         if isinstance(operand, n.Call):
@@ -699,6 +720,7 @@ class _Builder(Transformer[Token, Any]):
     def path(self, meta: Meta, c: list[Any]) -> n.Path:
         span = self._span(meta)
         head, *rest = c
+        quoted = tuple(tok.type == "QUOTED_NAME" for tok in rest)
         segments: list[str | int] = []
         for tok in rest:
             if tok.type == "INDEX":
@@ -713,20 +735,21 @@ class _Builder(Transformer[Token, Any]):
                 raise self._fail(self._tspan(tok), f"{str(tok)!r} looks like Python, not a field",
                                  "rules are not Python; backtick a field with this name")
         if head.type == "IT":
-            return n.Path(tuple(segments), "rel" if segments else "it", span)
+            return n.Path(tuple(segments), "rel" if segments else "it", span,
+                          written_it=bool(segments), quoted=quoted)
         if head.type == "RULE":
             if not segments:
                 raise self._fail(span, "'rule' is a keyword; rule fields are rule.name, "
                                  "rule.severity and rule.tags (routes only)")
-            return n.Path(tuple(segments), "rule", span)
+            return n.Path(tuple(segments), "rule", span, quoted=quoted)
         if head.type == "QUOTED_NAME":
-            return n.Path((head_text[1:-1], *segments), "rel", span)
+            return n.Path((head_text[1:-1], *segments), "rel", span, quoted=(True, *quoted))
         if head_text == "event":
-            return n.Path(tuple(segments), "event", span)
+            return n.Path(tuple(segments), "event", span, quoted=quoted)
         if head_text in n.KEYWORDS and not segments:
             raise self._fail(span, f"{head_text!r} is a keyword, not a field",
                              f"write `{head_text}` in backticks to mean the field")
-        return n.Path((head_text, *segments), "rel", span)
+        return n.Path((head_text, *segments), "rel", span, quoted=(False, *quoted))
 
     def literal(self, meta: Meta, c: list[Any]) -> n.Literal_:
         text: n.Text = c[0]
@@ -772,16 +795,6 @@ class _Builder(Transformer[Token, Any]):
 
     def json_null(self, meta: Meta, c: list[Any]) -> None:
         return None
-
-
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _is_plain_name(text: str, path: n.Path) -> bool:
-    """True when a one-segment path was written as a bare name (not `backticked`)."""
-    if path.span is None or path.span.end <= path.span.start:
-        return True
-    return _PLAIN_NAME.match(text[path.span.start : path.span.end]) is not None
 
 
 def _flatten(kind: type[n.And] | type[n.Or], items: list[Any]) -> tuple[n.Expr, ...]:
