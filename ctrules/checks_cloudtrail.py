@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from . import catalog
 from . import nodes as n
+from .binding import list_items
+from .compiler import Scope
 from .diagnostics import Diagnostic
 
 UNKNOWN_NAME = "CTR107"
@@ -43,16 +45,17 @@ MAX_SUGGESTIONS = 20
 
 class _Scope:
     def __init__(self, files: Sequence[n.RuleFile]):
-        self.lists: dict[str, n.ListDecl] = {}
-        self.macros: dict[str, n.MacroDecl] = {}
-        self.constraints: dict[str, frozenset[str] | None] = {}  # _source_constraint per macro
-        self.suggested: set[str] = set()
+        lists: dict[str, n.ListLit] = {}
+        macros: dict[str, n.MacroDecl] = {}
         for f in files:
             for decl in f.decls:
                 if isinstance(decl, n.ListDecl):
-                    self.lists.setdefault(decl.name, decl)
+                    lists.setdefault(decl.name, decl.items)
                 elif isinstance(decl, n.MacroDecl):
-                    self.macros.setdefault(decl.name, decl)
+                    macros.setdefault(decl.name, decl)
+        self.names = Scope(lists, macros)
+        self.constraints: dict[str, frozenset[str] | None] = {}  # _source_constraint per macro
+        self.suggested: set[str] = set()
 
 
 def cloudtrail_findings(files: list[n.RuleFile]) -> list[Diagnostic]:
@@ -75,6 +78,7 @@ def cloudtrail_findings(files: list[n.RuleFile]) -> list[Diagnostic]:
                 continue
             if expr is None:
                 continue
+            expr = scope.names.bind(expr)
             for d in _unknown_names(expr, scope, fallback):
                 add(d)
             if isinstance(decl, (n.RuleDecl, n.IgnoreDecl)):
@@ -97,13 +101,10 @@ def _literals(op: n.Operand, scope: _Scope) -> list[_Lit] | None:
     """The string literals an operand stands for (a literal, a list, a declared list name)."""
     if isinstance(op, n.Literal_):
         return [_Lit(op.value, op.span)] if isinstance(op.value, str) else []
-    if isinstance(op, n.ListLit):
-        return [_Lit(i.value, i.span) for i in op.items
+    items = list_items(op)
+    if items is not None:
+        return [_Lit(i.value, i.span) for i in items.items
                 if isinstance(i, n.Literal_) and isinstance(i.value, str)]
-    if (isinstance(op, n.Path) and op.anchor == "rel" and len(op.segments) == 1
-            and op.segments[0] in scope.lists):
-        decl = scope.lists[str(op.segments[0])]
-        return _literals(decl.items, scope)
     return None
 
 
@@ -119,12 +120,11 @@ def _conditions(expr: n.Expr, scope: _Scope, in_quantifier: bool = False,
         yield from _conditions(expr.operand, scope, in_quantifier, seen)
     elif isinstance(expr, n.Quantifier):
         yield from _conditions(expr.body, scope, True, seen)
-    elif isinstance(expr, n.MacroRef):
-        macro = scope.macros.get(expr.name)
-        if macro is not None and (expr.name, in_quantifier) not in seen:
-            seen.add((expr.name, in_quantifier))  # also ends a cycle (reported as CTR011)
-            yield from _conditions(macro.expr, scope, in_quantifier, seen)
-    else:
+    elif isinstance(expr, n.MacroUse):
+        if (expr.name, in_quantifier) not in seen:
+            seen.add((expr.name, in_quantifier))
+            yield from _conditions(expr.body, scope, in_quantifier, seen)
+    elif not isinstance(expr, n.MacroRef):  # an unbound one: undefined or a cycle (CTR010/011)
         yield expr, in_quantifier
 
 
@@ -183,16 +183,11 @@ def _unknown_names(expr: n.Expr, scope: _Scope, fallback: n.Span) -> Iterator[Di
                     )
 
 
-def _source_constraint(expr: n.Expr, scope: _Scope,
-                       seen: frozenset[str] = frozenset()) -> frozenset[str] | None:
+def _source_constraint(expr: n.Expr, scope: _Scope) -> frozenset[str] | None:
     """The eventSources a condition pins the record to, when it is such a condition."""
-    if isinstance(expr, n.MacroRef):
-        macro = scope.macros.get(expr.name)
-        if macro is None or expr.name in seen:
-            return None
+    if isinstance(expr, n.MacroUse):
         if expr.name not in scope.constraints:  # once per macro, however often it is used
-            scope.constraints[expr.name] = _source_constraint(macro.expr, scope,
-                                                              seen | {expr.name})
+            scope.constraints[expr.name] = _source_constraint(expr.body, scope)
         return scope.constraints[expr.name]
     if isinstance(expr, n.Compare) and expr.op == "==" \
             and _is_root_field(expr.left, _EVENT_SOURCE, False) \
@@ -203,14 +198,14 @@ def _source_constraint(expr: n.Expr, scope: _Scope,
         lits = _literals(expr.right, scope)
         return frozenset(lit.value for lit in lits) if lits else None
     if isinstance(expr, n.Or):
-        parts = [_source_constraint(e, scope, seen) for e in expr.operands]
+        parts = [_source_constraint(e, scope) for e in expr.operands]
         if all(p is not None for p in parts):
             return frozenset().union(*(p for p in parts if p is not None))
         return None
     if isinstance(expr, n.And):
         found: frozenset[str] | None = None
         for e in expr.operands:
-            part = _source_constraint(e, scope, seen)
+            part = _source_constraint(e, scope)
             if part is not None:
                 found = part if found is None else found & part
         return found
@@ -219,11 +214,11 @@ def _source_constraint(expr: n.Expr, scope: _Scope,
 
 def _source_mismatches(expr: n.Expr, scope: _Scope, fallback: n.Span,
                        who: str) -> Iterator[Diagnostic]:
-    yield from _walk_sources(expr, scope, None, fallback, who, frozenset(), set())
+    yield from _walk_sources(expr, scope, None, fallback, who, set())
 
 
 def _walk_sources(expr: n.Expr, scope: _Scope, sources: frozenset[str] | None,
-                  fallback: n.Span, who: str, seen: frozenset[str],
+                  fallback: n.Span, who: str,
                   walked: set[tuple[str, frozenset[str] | None]]) -> Iterator[Diagnostic]:
     """`walked`: the (macro, pinned sources) pairs already looked at, which would only repeat
     their findings."""
@@ -232,18 +227,18 @@ def _walk_sources(expr: n.Expr, scope: _Scope, sources: frozenset[str] | None,
         if pinned is not None:
             sources = pinned if sources is None else sources & pinned
         for e in expr.operands:
-            yield from _walk_sources(e, scope, sources, fallback, who, seen, walked)
+            yield from _walk_sources(e, scope, sources, fallback, who, walked)
     elif isinstance(expr, n.Or):
         for e in expr.operands:
-            yield from _walk_sources(e, scope, sources, fallback, who, seen, walked)
+            yield from _walk_sources(e, scope, sources, fallback, who, walked)
     elif isinstance(expr, n.Not):
-        yield from _walk_sources(expr.operand, scope, sources, fallback, who, seen, walked)
-    elif isinstance(expr, n.MacroRef):
-        macro = scope.macros.get(expr.name)
-        if macro is not None and expr.name not in seen and (expr.name, sources) not in walked:
+        yield from _walk_sources(expr.operand, scope, sources, fallback, who, walked)
+    elif isinstance(expr, n.MacroUse):
+        if (expr.name, sources) not in walked:
             walked.add((expr.name, sources))
-            yield from _walk_sources(macro.expr, scope, sources, fallback, who,
-                                     seen | {expr.name}, walked)
+            yield from _walk_sources(expr.body, scope, sources, fallback, who, walked)
+    elif isinstance(expr, n.MacroRef):
+        return  # unbound: undefined or a cycle (CTR010/CTR011)
     elif sources:
         yield from _check_names(expr, scope, sources, fallback, who)
 

@@ -89,7 +89,7 @@ def explain_rule(rule: n.RuleDecl, scope: Scope, record: Any,
     if rule.when is None:
         return RuleTrace(rule.name, False, None, rule.enabled)
     root = _Explainer(scope, {} if cache is None else cache).trace(
-        rule.when, record, record)
+        scope.bind(rule.when), record, record)
     return RuleTrace(rule.name, root.result, root, rule.enabled)
 
 
@@ -122,10 +122,9 @@ class _Explainer:
         if isinstance(e, n.Not):
             return Trace(text, self.evaluate(e, root, cur), "not",
                          children=[self.trace(e.operand, root, cur)])
-        if isinstance(e, n.MacroRef) and e.name in self.scope.macros:
-            body = self.scope.macros[e.name].expr
+        if isinstance(e, n.MacroUse):
             return Trace(text, self.evaluate(e, root, cur), "macro",
-                         children=[self.trace(body, root, cur)])
+                         children=[self.trace(e.body, root, cur)])
         if isinstance(e, n.Quantifier):
             elements = [v for v in expand(self._reach(e.path, root, cur)) if v is not None]
             children = []

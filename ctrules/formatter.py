@@ -574,6 +574,8 @@ _EXPR_TYPES = (
     n.Glob,
     n.Exists,
     n.MacroRef,
+    n.MacroUse,
+    n.ListRef,
     n.BoolConst,
     n.Not,
     n.And,
@@ -633,7 +635,7 @@ class _Printer:
             return [self.operand(e.left), " glob ", self.operand(e.pattern)]
         if isinstance(e, n.Exists):
             return [path(e.path), " exists"]
-        if isinstance(e, n.MacroRef):
+        if isinstance(e, (n.MacroRef, n.MacroUse)):  # a bound macro prints as its name
             return e.name
         if isinstance(e, n.BoolConst):
             return "true" if e.value else "false"
@@ -684,6 +686,8 @@ class _Printer:
     def operand(self, o: n.Expr) -> Doc:
         if isinstance(o, n.Path):
             return path(o)
+        if isinstance(o, n.ListRef):
+            return o.name
         if isinstance(o, n.Literal_):
             return scalar(o.value, o.raw)
         if isinstance(o, n.ListLit):

@@ -204,20 +204,46 @@ class Quantifier:
     span: Span | None = _span()
 
 
-Operand = Union[Path, Literal_, ListLit, Call]
+# ---- bound nodes: what `ctrules.binding` puts where a name was ------------------------------
+
+
+@dataclass(frozen=True)
+class MacroUse:
+    """A use of a macro, bound to its declaration's (bound) body. The body is shared by every use
+    of the macro, so a bound tree is a DAG as small as the text; equality is by name, which is
+    what the text says."""
+
+    name: str
+    body: Expr = field(compare=False, hash=False, repr=False)
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class ListRef:
+    """A declared list's name on the right of a comparison, bound to the list's items."""
+
+    name: str
+    items: ListLit = field(compare=False, hash=False, repr=False)
+    span: Span | None = _span()
+
+
+Operand = Union[Path, Literal_, ListLit, Call, ListRef]
 Condition = Union[Compare, InTest, StringTest, Matches, Glob, Exists]
 Expr = Union[
-    Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call
+    Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call,
+    MacroUse, ListRef,
 ]
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
     """The sub-expressions and operands of a node, in written order: the one place that knows
     the shape of every node. List items and `matches`/`glob` patterns are values, not children,
-    and a macro reference's body belongs to its declaration."""
+    and a macro reference's body belongs to its declaration (a bound MacroUse's is its child)."""
     match e:
         case And() | Or():
             return e.operands
+        case MacroUse():
+            return (e.body,)
         case Not():
             return (e.operand,)
         case Compare() | InTest() | StringTest():
@@ -230,7 +256,7 @@ def children(e: Expr) -> tuple[Expr, ...]:
             return e.args
         case Quantifier():
             return (e.path, e.body)
-        case MacroRef() | BoolConst() | Path() | Literal_() | ListLit():
+        case MacroRef() | BoolConst() | Path() | Literal_() | ListLit() | ListRef():
             return ()
         case _:
             assert_never(e)
