@@ -68,7 +68,8 @@ class Binder:
             body = self._macros[ref.name] = self._bind(macro.expr, (*expanding, ref.name))
         return n.MacroUse(ref.name, body, ref.span)
 
-    def _right(self, operand: n.Operand) -> n.Operand:
+    def right(self, operand: n.Operand) -> n.Operand:
+        """A right-hand operand bound: a declared list's name becomes a ListRef."""
         name = list_name(operand, self.lists)
         if name is None:
             return operand
@@ -90,13 +91,13 @@ class Binder:
                 body = self._bind(e.body, expanding)
                 return e if body is e.body else n.Quantifier(e.kind, e.path, body, e.span)
             case n.Compare():
-                right = self._right(e.right)
+                right = self.right(e.right)
                 return e if right is e.right else n.Compare(e.op, e.left, right, e.span)
             case n.InTest():
-                right = self._right(e.right)
+                right = self.right(e.right)
                 return e if right is e.right else n.InTest(e.left, right, e.negated, e.span)
             case n.StringTest():
-                right = self._right(e.right)
+                right = self.right(e.right)
                 return e if right is e.right else n.StringTest(e.op, e.left, right, e.span)
             case (n.Matches() | n.Glob() | n.Exists() | n.BoolConst() | n.Path() | n.Literal_()
                   | n.ListLit() | n.Call() | n.MacroUse() | n.ListRef()):

@@ -26,7 +26,7 @@ import ipaddress
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -35,6 +35,7 @@ import re2
 from lark.exceptions import VisitError
 
 from . import nodes as n
+from .binding import Binder, list_items, list_name
 from .compiler import glob_matcher
 from .diagnostics import Diagnostic, Level, sort_key
 from .formatter import format_expr
@@ -445,6 +446,8 @@ class _Ctx:
     decl: str
     depth: int = 0  # any/all nesting
     elem: _Ty | None = EVENT_TYPE  # the type of the current element (the record at depth 0)
+    # conditions found constant while walking the declaration: (condition, value, why)
+    dead: list[tuple[n.Expr, bool, str]] = field(default_factory=list, compare=False)
 
 
 @dataclass
@@ -478,8 +481,7 @@ class _Checker:
         self.macro_depth: dict[str, int] = {}
         self.macro_size: dict[str, int] = {}
         self.too_large = False  # some expression exceeds MAX_EXPANDED_NODES
-        self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
-        self.dead: list[tuple[n.Expr, bool, str]] = []  # constant conditions of one declaration
+        self.binder = Binder({}, {})  # set once the names are collected
 
     def emit(self, code: str, span: n.Span | None, message: str, hint: str | None = None,
              fallback: n.Span | None = None) -> None:
@@ -537,9 +539,9 @@ class _Checker:
         if isinstance(decl, n.MacroDecl):
             if (self.macro_depth.get(decl.name, 0) <= MAX_DEPTH  # else reported already
                     and self.macro_size.get(decl.name, 0) <= MAX_EXPANDED_NODES):
-                self.dead = []
-                self.walk(decl.expr, _Ctx("macro", decl.name))
-                self.report_dead()
+                ctx = _Ctx("macro", decl.name)
+                self.walk(decl.expr, ctx)
+                self.report_dead(ctx.dead)
             return
         if isinstance(decl, n.ListDecl):
             return
@@ -592,6 +594,8 @@ class _Checker:
                     self.macros[decl.name] = decl
                 elif isinstance(decl, n.RuleDecl):
                     self.rules[decl.name] = decl
+
+        self.binder = Binder({name: d.items for name, d in self.lists.items()}, self.macros)
 
     # ---- macros ----
     def macro_facts(self, macro: n.MacroDecl) -> _MacroFacts:
@@ -722,7 +726,7 @@ class _Checker:
         ctx = _Ctx("rule", rule.name)
         if rule.when is not None:
             self.walk(rule.when, ctx)
-            self.check_constant(rule.when, f"rule {rule.name}", report_true=True)
+            self.check_constant(rule.when, f"rule {rule.name}", True, ctx.dead)
         if rule.summary is not None:
             self.check_template(rule.summary, rule)
         for gpath in rule.group_by or ():
@@ -763,8 +767,9 @@ class _Checker:
     def check_ignore(self, ignore: n.IgnoreDecl) -> None:
         name_span = self.name_span(ignore)
         if ignore.when is not None:
-            self.walk(ignore.when, _Ctx("ignore", ignore.name))
-            self.check_constant(ignore.when, f"ignore {ignore.name}", report_true=True)
+            ctx = _Ctx("ignore", ignore.name)
+            self.walk(ignore.when, ctx)
+            self.check_constant(ignore.when, f"ignore {ignore.name}", True, ctx.dead)
         for i, rule_name in enumerate(ignore.rules or ()):
             span = ignore.rule_spans[i] if i < len(ignore.rule_spans) else name_span
             if rule_name in self.rules or rule_name in self.broken_names:
@@ -795,9 +800,10 @@ class _Checker:
 
     def check_route(self, route: n.RouteDecl) -> None:
         if route.when is not None:
-            self.walk(route.when, _Ctx("route", route.name))
+            ctx = _Ctx("route", route.name)
+            self.walk(route.when, ctx)
             # A constant-true route is the usual catch-all ("everything also goes to X").
-            self.check_constant(route.when, f"route {route.name}", report_true=False)
+            self.check_constant(route.when, f"route {route.name}", False, ctx.dead)
 
     # ---- expressions ----
     def walk(self, e: n.Expr, ctx: _Ctx) -> None:
@@ -810,11 +816,11 @@ class _Checker:
             self.check_macro_ref(e, ctx)
         elif isinstance(e, n.Quantifier):
             elem = self.check_path(e.path, ctx)
-            self.walk(e.body, _Ctx(ctx.where, ctx.decl, ctx.depth + 1, elem))
+            self.walk(e.body, replace(ctx, depth=ctx.depth + 1, elem=elem))
         elif isinstance(e, (n.Compare, n.InTest, n.StringTest, n.Glob)):
             dead = _dead_condition(e, self.list_items)
             if dead is not None:
-                self.dead.append((e, *dead))
+                ctx.dead.append((e, *dead))
             if isinstance(e, n.Compare):
                 self.check_compare(e, ctx)
             elif isinstance(e, n.InTest):
@@ -931,23 +937,14 @@ class _Checker:
         return None
 
     def list_items(self, right: n.Operand) -> tuple[n.Value, ...] | None:
-        if isinstance(right, n.ListLit):
-            return right.values()
-        # exactly the compiler's rule: a one-segment name on the right is a declared list if
-        # one has that name
-        if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
-                and right.segments[0] in self.lists):
-            return self.lists[str(right.segments[0])].items.values()
-        return None
+        """The values of the list a right-hand operand stands for (the binder's rule)."""
+        found = list_items(self.binder.right(right))
+        return None if found is None else found.values()
 
     def right_name_kind(self, right: n.Operand) -> str | None:
-        """For a one-segment bare name on the right: 'list', 'macro', another kind, or None."""
-        if (isinstance(right, n.Path) and right.anchor == "rel" and len(right.segments) == 1
-                and isinstance(right.segments[0], str)):
-            decl = self.decls.get(right.segments[0])
-            if decl is not None:
-                return _KIND_OF[type(decl[0])]
-        return None
+        """For a one-segment name on the right: 'list', 'macro', another kind, or None."""
+        name = list_name(right, self.decls)
+        return None if name is None else _KIND_OF[type(self.decls[name][0])]
 
     def check_right_path(self, right: n.Operand, ctx: _Ctx) -> _Ty | None:
         """Checks a path on the right; returns its type when it is a plain field path."""
@@ -1143,100 +1140,106 @@ class _Checker:
                       f"remove the quotes to compare two fields: {value}")
 
     # ---- constant `when`s ----
-    def check_constant(self, when: n.Expr, what: str, report_true: bool) -> None:
-        self.conflict = None
-        value = self.const(when, True, (), False)
+    def check_constant(self, when: n.Expr, what: str, report_true: bool,
+                       dead: list[tuple[n.Expr, bool, str]]) -> None:
+        analysis = _Constants(self.list_items)
+        bound = self.binder.bind(when)
+        value = analysis.const(bound, True, False)
         if value is False:
             self.emit("CTR105", when.span, f"{what} can never match: its `when` is always false",
-                      self.why_false(when))
+                      analysis.why_false(bound))
         elif value is True and report_true:
             self.emit("CTR106", when.span, f"{what} matches every event: its `when` is always true",
                       "narrow it with a test on eventSource/eventName")
         if value is None:
-            self.report_dead()
-        self.dead = []
+            self.report_dead(dead)
 
-    def report_dead(self) -> None:
-        for cond, always, reason in self.dead:
-            shown = _shown(cond) or "this condition"
+    def const(self, e: n.Expr, pol: bool, expanding: tuple[str, ...] = (),
+              nested: bool = False) -> bool | None:
+        """The constant analysis of one expression (see `_Constants.const`)."""
+        return _Constants(self.list_items).const(self.binder.bind(e), pol, nested)
+
+    def report_dead(self, dead: list[tuple[n.Expr, bool, str]]) -> None:
+        for cond, always, reason in dead:
+            shown = _shown(cond)
             hint = "fix or remove the condition"
             if (isinstance(cond, n.Compare) and isinstance(cond.left, n.Call)
                     and cond.left.name in ("lower", "upper")
                     and isinstance(cond.right, n.Literal_) and isinstance(cond.right.value, str)):
                 fixed = (cond.right.value.lower() if cond.left.name == "lower"
                          else cond.right.value.upper())
-                hint = f"{_shown(cond.left)} {cond.op} " \
-                       f"{_render(fixed)}"
+                hint = f"{_shown(cond.left)} {cond.op} {_render(fixed)}"
             self.emit("CTR113", cond.span,
                       f"`{shown}` is always {'true' if always else 'false'}: {reason}", hint)
-        self.dead = []
+
+
+class _Constants:
+    """The three-valued constant analysis of one bound `when` (macros are MacroUse nodes)."""
+
+    def __init__(self, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]):
+        self.list_items = list_items
+        self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
 
     def why_false(self, when: n.Expr) -> str:
-        for leaf, pol, expanding in self.leaves(when, True, True, ()):
-            if self.const(leaf, pol, expanding, False) is False:
+        for leaf, pol in self.leaves(when, True, True):
+            if self.const(leaf, pol, False) is False:
                 reason = _why_atom_false(leaf)
                 if leaf is when and reason:
                     return reason
-                shown = _shown(leaf) or "a clause"
-                return f"`{shown}` is never true" + (f": {reason}" if reason else "")
+                return f"`{_shown(leaf)}` is never true" + (f": {reason}" if reason else "")
         if self.conflict is not None:
             name = ".".join(str(s) for s in self.conflict)
             return f"the tests of {name} contradict each other ({name} holds one value)"
         return "look for an empty list, contradictory tests of one field, or `false`"
 
-    def const(self, e: n.Expr, pol: bool, expanding: tuple[str, ...],
-              nested: bool) -> bool | None:
+    def const(self, e: n.Expr, pol: bool, nested: bool) -> bool | None:
         """Three-valued: True/False when `e` (`not e` if pol is False) has that value for every
         well-formed CloudTrail record, None when it depends on the record. `nested`: inside
         any/all, where bare paths start at an element."""
-        if isinstance(e, n.BoolConst):
-            return e.value == pol
-        if isinstance(e, n.Not):
-            return self.const(e.operand, not pol, expanding, nested)
-        if isinstance(e, n.MacroRef):
-            macro = self.macros.get(e.name)
-            if macro is None or e.name in expanding:
-                return None
-            return self.const(macro.expr, pol, (*expanding, e.name), nested)
-        if isinstance(e, (n.And, n.Or)):
-            conj = isinstance(e, n.And) == pol
-            leaves = list(self.leaves(e, pol, conj, expanding))
-            return self.combine(leaves, conj, nested)
-        if isinstance(e, n.Quantifier):
-            body = self.const(e.body, True, expanding, True)
-            value: bool | None = None
-            if e.kind == "any" and body is False:
-                value = False
-            elif e.kind == "all" and body is True:
-                value = True
-            return None if value is None else value == pol
+        match e:
+            case n.BoolConst():
+                return e.value == pol
+            case n.Not():
+                return self.const(e.operand, not pol, nested)
+            case n.MacroUse():
+                return self.const(e.body, pol, nested)
+            case n.And() | n.Or():
+                conj = isinstance(e, n.And) == pol
+                return self.combine(list(self.leaves(e, pol, conj)), conj, nested)
+            case n.Quantifier():
+                body = self.const(e.body, True, True)
+                value: bool | None = None
+                if e.kind == "any" and body is False:
+                    value = False
+                elif e.kind == "all" and body is True:
+                    value = True
+                return None if value is None else value == pol
         atom = _atom_const(e, self.list_items)
         return None if atom is None else atom == pol
 
-    def leaves(self, e: n.Expr, pol: bool, conj: bool,
-               expanding: tuple[str, ...]) -> Iterator[tuple[n.Expr, bool, tuple[str, ...]]]:
+    def leaves(self, e: n.Expr, pol: bool, conj: bool) -> Iterator[tuple[n.Expr, bool]]:
         """The operands of one n-ary conjunction (conj) or disjunction, through `not`, nested
         and/or of the same meaning, and macros."""
         if isinstance(e, n.Not):
-            yield from self.leaves(e.operand, not pol, conj, expanding)
-        elif isinstance(e, n.MacroRef) and e.name in self.macros and e.name not in expanding:
-            yield from self.leaves(self.macros[e.name].expr, pol, conj, (*expanding, e.name))
+            yield from self.leaves(e.operand, not pol, conj)
+        elif isinstance(e, n.MacroUse):
+            yield from self.leaves(e.body, pol, conj)
         elif isinstance(e, (n.And, n.Or)) and (isinstance(e, n.And) == pol) == conj:
             for child in e.operands:
-                yield from self.leaves(child, pol, conj, expanding)
+                yield from self.leaves(child, pol, conj)
         else:
-            yield e, pol, expanding
+            yield e, pol
 
-    def combine(self, leaves: list[tuple[n.Expr, bool, tuple[str, ...]]], conj: bool,
+    def combine(self, leaves: list[tuple[n.Expr, bool]], conj: bool,
                 nested: bool) -> bool | None:
-        values = [self.const(e, pol, exp, nested) for e, pol, exp in leaves]
+        values = [self.const(e, pol, nested) for e, pol in leaves]
         absorbing = not conj  # False absorbs a conjunction, True a disjunction
         if absorbing in values:
             return absorbing
         if all(v == conj for v in values):
             return conj
         groups: dict[Any, list[tuple[frozenset[Any] | None, frozenset[Any]]]] = {}
-        for (e, pol, _), v in zip(leaves, values, strict=True):
+        for (e, pol), v in zip(leaves, values, strict=True):
             if v is not None:
                 continue
             constraint = self.constraint(e, pol, nested)
