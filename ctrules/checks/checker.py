@@ -1,423 +1,45 @@
-"""Pipeline stage 3 — the checker: parsed rule files → every finding about the rule set.
-
-`.ctr text → parser → nodes → **checks** → compiler → RuleSet`.
-
-`check_sources` parses each file (a syntax error in one file is a CTR001 finding and the others are
-still checked), then looks at the whole rule set at once: names are one namespace across files,
-macros are expanded where they are used, and every finding is collected (nothing stops at the
-first). `ctrules check` prints the findings; `ctrules.load_rules` refuses a rule set that has any
-error (an expired ignore aside, see docs/diagnostics.md), so the compiler only ever sees rule sets
-this module has passed.
-
-Beyond validity, it knows the documented types of CloudTrail fields (type-mismatch warnings) and
-runs a small three-valued constant analysis over `when`s (never/always-matching rules): sound for
-well-formed CloudTrail records, it claims a constant only when it holds for every such record.
-
-Every code lives in `CODES` (code → name, severity, one-line doc) and is documented with an example
-and its fix in docs/diagnostics.md. Codes never change meaning; new checks get new codes.
+"""Pipeline stage 3 (checks) — the rule-set checker: names and binding (duplicates, undefined and
+recursive macros, lists, `it`/`rule.` scopes), the types of comparisons, regexes, CIDRs,
+templates, ignores and examples. It walks the parsed (unbound) tree, because its findings are
+about what was written; the constant analysis (`constants`) reads the bound one.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
 import ipaddress
 import re
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from pathlib import Path as FsPath
+from datetime import date
 from typing import Any, Literal
 
 import re2
-from lark.exceptions import VisitError
 
-from . import nodes as n
-from .binding import Binder, list_items, list_name
-from .compiler import glob_matcher
-from .diagnostics import Diagnostic, Level, sort_key
-from .formatter import format_expr
-from .gcpause import gc_paused
-from .parser import MAX_STRING_CHARS, CtrSyntaxError, parse
-from .templates import parse_template
-
-# ---- the code table -------------------------------------------------------------------------
-
-
-MAX_DEPTH = 100
-"""How deeply a `when` may nest (and/or/not/any/all, macros expanded). Real rules stay under 20;
-the limit keeps every later stage (compiler, explain) far from Python's recursion limit."""
-
-MAX_EXPANDED_NODES = 100_000
-"""How many nodes (conditions, junctions, operands) a `when` may have with its macros expanded.
-A macro used twice counts twice: that is what evaluation and explain walk, so a chain such as
-`m0 = m1 and m1`, `m1 = m2 and m2`, ... doubles per level. The default pack's largest rule has
-a few hundred; 100,000 keeps loading and evaluating any accepted rule set bounded."""
-
-
-@dataclass(frozen=True)
-class CodeInfo:
-    name: str
-    severity: Level
-    doc: str
-
-
-CODES: Mapping[str, CodeInfo] = {
-    # reported by the parser (ctrules/parser.py)
-    "CTR001": CodeInfo("syntax-error", "error", "The text is not valid .ctr (or not UTF-8)."),
-    "CTR003": CodeInfo("duplicate-property", "error", "A property is given twice in one block."),
-    "CTR004": CodeInfo("missing-property", "error",
-                       "A rule/ignore/route has no `when`, an ignore no `reason`, a route no "
-                       "`to`."),
-    "CTR006": CodeInfo("invalid-value", "error",
-                       "A property or string has a value it cannot take (e.g. an unknown "
-                       "severity, a lone surrogate)."),
-    "CTR012": CodeInfo("unknown-function", "error",
-                       "A call to a function that does not exist (only lower, upper, len, cidr)."),
-    "CTR013": CodeInfo("bad-call", "error", "A function called with the wrong arguments."),
-    # reported here
-    "CTR002": CodeInfo("duplicate-name", "error",
-                       "A name is declared twice in the rule set (all files share one namespace)."),
-    "CTR005": CodeInfo("reserved-name", "error",
-                       "A list or macro is named like a top-level CloudTrail field."),
-    "CTR007": CodeInfo("it-outside-quantifier", "error",
-                       "`it` is used outside any/all, where there is no current element."),
-    "CTR008": CodeInfo("rule-field-outside-route", "error",
-                       "`rule.…` is used outside a route `when` (it describes the alert's rule)."),
-    "CTR009": CodeInfo("unknown-rule-field", "error",
-                       "A route uses `rule.X` other than rule.name, rule.severity, rule.tags."),
-    "CTR010": CodeInfo("undefined-name", "error",
-                       "A bare-name condition that is not a macro, or an unknown rule in `rules`."),
-    "CTR011": CodeInfo("recursive-macro", "error", "Macros refer to each other in a cycle."),
-    "CTR014": CodeInfo("invalid-regex", "error", "A `matches` pattern that RE2 rejects."),
-    "CTR015": CodeInfo("invalid-cidr", "error", "A cidr(...) argument that is not a network."),
-    "CTR016": CodeInfo("invalid-template", "error",
-                       "A summary placeholder that is not a field path, or a lone/empty brace."),
-    "CTR017": CodeInfo("expired-ignore", "error", "An ignore whose `expires` date has passed."),
-    "CTR018": CodeInfo("invalid-date", "error", "`expires` is not an ISO date YYYY-MM-DD."),
-    "CTR019": CodeInfo("wrong-kind-of-name", "error",
-                       "A name is used as the wrong kind: a list as a condition, a macro as a "
-                       "list or value, a non-rule in an ignore's `rules`."),
-    "CTR020": CodeInfo("invalid-group-by", "error",
-                       "A group_by entry that is not a path of the event."),
-    "CTR021": CodeInfo("too-deep", "error",
-                       f"A condition nests more than {MAX_DEPTH} levels (macros expanded), or "
-                       "a file nests too deeply to parse."),
-    "CTR022": CodeInfo("too-large", "error",
-                       f"A condition with more than {MAX_EXPANDED_NODES:,} nodes (macros "
-                       "expanded), a string or number literal over the size limit, or a glob "
-                       "too large to compile."),
-    "CTR023": CodeInfo("bidi-control", "error",
-                       "A bidirectional control character (U+202A-U+202E, U+2066-U+2069), "
-                       "which can make a rule display differently from what it means."),
-    "CTR101": CodeInfo("type-mismatch", "warning",
-                       "A known field or function result compared with a literal of another "
-                       "type (always false)."),
-    "CTR102": CodeInfo("quoted-path", "warning",
-                       "A string literal that looks like a field path on the right of a "
-                       "comparison."),
-    "CTR103": CodeInfo("unowned-ignore", "warning", "An ignore without an `owner`."),
-    "CTR104": CodeInfo("missing-examples", "warning",
-                       "A rule without at least one `match` and one `no match` example."),
-    "CTR105": CodeInfo("never-matches", "warning", "A `when` that can never be true."),
-    "CTR106": CodeInfo("always-matches", "warning",
-                       "A rule or ignore `when` that is true for every event."),
-    "CTR107": CodeInfo("unknown-event-name", "warning",
-                       "An eventName no AWS service emits, or an unknown eventSource "
-                       "(ctrules.checks_cloudtrail)."),
-    "CTR108": CodeInfo("event-source-mismatch", "warning",
-                       "An eventName that the eventSource the same rule requires never emits "
-                       "(ctrules.checks_cloudtrail)."),
-    "CTR109": CodeInfo("undeclared-list", "warning",
-                       "`in NAME` where NAME is no declared list (it is read as a field)."),
-    "CTR110": CodeInfo("self-comparison", "warning", "A comparison of a value with itself."),
-    "CTR111": CodeInfo("unknown-rule-name", "warning",
-                       "A route compares rule.name with a name no rule has."),
-    "CTR112": CodeInfo("not-a-severity", "warning",
-                       "A route compares rule.severity with something that is not a severity."),
-    "CTR113": CodeInfo("dead-condition", "warning",
-                       "One condition is the same for every event (e.g. lower(x) == \"Admin\", "
-                       "x in []), though the `when` around it is not."),
-}
-
-TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
-    "eventVersion userIdentity eventTime eventSource eventName awsRegion sourceIPAddress "
-    "userAgent errorCode errorMessage requestParameters responseElements additionalEventData "
-    "requestID eventID readOnly resources eventType apiVersion managementEvent "
-    "recipientAccountId serviceEventDetails sharedEventID vpcEndpointId vpcEndpointAccountId "
-    "eventCategory addendum sessionCredentialFromConsole edgeDeviceDetails tlsDetails "
-    "insightDetails".split()
+from .. import nodes as n
+from ..binding import Binder, list_items, list_name
+from ..compiler import glob_matcher
+from ..diagnostics import Diagnostic
+from ..parser import MAX_STRING_CHARS
+from ..templates import parse_template
+from .codes import MAX_DEPTH, MAX_EXPANDED_NODES
+from .codes import diag as _diag
+from .constants import _Constants, _dead_condition
+from .constants import shown as _shown
+from .types import (
+    _KIND_NAMES,
+    _NUM,
+    _RULE_TYPES,
+    _STR,
+    EVENT_TYPE,
+    RULE_FIELDS,
+    TOP_LEVEL_FIELDS,
+    _literal_kind,
+    _render,
+    _resolve,
+    _Ty,
 )
 
-RULE_FIELDS: frozenset[str] = frozenset({"name", "severity", "tags"})
-
-ExtraCheck = Callable[[list[n.RuleFile]], list[Diagnostic]]
-EXTRA_CHECKS: list[ExtraCheck] = []
-"""Further checks run after the built-in ones (each gets every parsed file). The CloudTrail
-catalog checks in `ctrules.checks_cloudtrail` are added automatically when that module exists."""
-
-_CLOUDTRAIL_CHECKS = "ctrules.checks_cloudtrail"
-
-
-def _extra_checks() -> list[ExtraCheck]:
-    checks = list(EXTRA_CHECKS)
-    # Only a missing module is skipped; a module that exists but fails to import is a bug that
-    # must surface, so this does not catch ImportError around the import itself.
-    if importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
-        module = importlib.import_module(_CLOUDTRAIL_CHECKS)
-        found = getattr(module, "cloudtrail_findings", None)
-        if callable(found):
-            checks.append(found)
-    return checks
-
-
-# ---- public API ----------------------------------------------------------------------------
-
-
-def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
-    """Read rule files: `(filename, text)` pairs, directories searched recursively for `*.ctr`.
-
-    `-` reads standard input. Raises FileNotFoundError for a path that does not exist. Bytes
-    that are not UTF-8 are kept as surrogate escapes so that `check_sources` reports them
-    (CTR001) with a position.
-    """
-    out: list[tuple[str, str]] = []
-    seen: set[FsPath] = set()
-    for raw in paths:
-        if str(raw) == "-":
-            out.append(("<stdin>", sys.stdin.buffer.read().decode("utf-8", "surrogateescape")))
-            continue
-        path = FsPath(raw)
-        if path.is_dir():
-            files = sorted((p for p in path.rglob("*.ctr") if p.is_file()),
-                           key=lambda p: p.relative_to(path).as_posix())
-        elif path.exists():
-            files = [path]
-        else:
-            raise FileNotFoundError(f"no such file or directory: {raw}")
-        for file in files:
-            key = file.resolve()
-            if key in seen:  # `rules/ rules/compat` names some files twice; read them once
-                continue
-            seen.add(key)
-            out.append((str(file), file.read_bytes().decode("utf-8", "surrogateescape")))
-    return out
-
-
-def check_sources(
-    sources: Sequence[tuple[str, str]], today: date | None = None
-) -> tuple[list[n.RuleFile], list[Diagnostic]]:
-    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted."""
-    with gc_paused():
-        return _check_sources(sources, today)
-
-
-def _check_sources(
-    sources: Sequence[tuple[str, str]], today: date | None
-) -> tuple[list[n.RuleFile], list[Diagnostic]]:
-    files: list[n.RuleFile] = []
-    diagnostics: list[Diagnostic] = []
-    broken_names: set[str] = set()
-    for filename, text in sources:
-        bad = _non_utf8(filename, text)
-        if bad is not None:
-            diagnostics.append(bad)
-            broken_names.update(_declared_names_guess(text))
-            continue
-        try:
-            result = parse(text, filename)
-        except CtrSyntaxError as err:
-            diagnostics.append(err.diagnostic)
-            broken_names.update(_declared_names_guess(text))
-            continue
-        except (RecursionError, VisitError) as err:
-            if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
-                raise
-            diagnostics.append(_diag("CTR021", n.Span(filename, 1, 1, 1, 2),
-                                     "the file nests too deeply to parse",
-                                     "split deeply nested conditions into macros"))
-            broken_names.update(_declared_names_guess(text))
-            continue
-        files.append(result.file)
-        diagnostics.extend(result.diagnostics)
-    checker = _Checker(files, None, today or datetime.now(UTC).date(), broken_names)
-    diagnostics.extend(checker.run())
-    # Extra checks walk expressions recursively, macros expanded; past the depth or size limit
-    # (already an error) they could exhaust the stack or take exponential time, so such a rule
-    # set gets only the built-in findings.
-    if not any(d.code == "CTR021" for d in diagnostics) and not checker.too_large:
-        for extra in _extra_checks():
-            diagnostics.extend(extra(files))
-    return files, _sorted_unique(diagnostics)
-
-
-def check_files(
-    paths: Sequence[str | FsPath], today: date | None = None
-) -> tuple[list[n.RuleFile], list[Diagnostic]]:
-    """`load_sources` then `check_sources`."""
-    return check_sources(load_sources(paths), today)
-
-
-def _sorted_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    seen: set[tuple[str, str, int, int, str]] = set()
-    out: list[Diagnostic] = []
-    for d in sorted(diagnostics, key=sort_key):
-        key = (d.code, d.span.file, d.span.line, d.span.col, d.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
-
-
-def _diag(code: str, span: n.Span, message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, CODES[code].severity, message, span, hint)
-
-
-def _non_utf8(filename: str, text: str) -> Diagnostic | None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        line = text.count("\n", 0, err.start) + 1
-        col = err.start - (text.rfind("\n", 0, err.start) + 1) + 1
-        span = n.Span(filename, line, col, line, col + 1, err.start, err.start + 1)
-        return _diag("CTR001", span, "the file is not valid UTF-8", "save the file as UTF-8")
-    return None
-
-
-_DECL_GUESS = re.compile(r"^\s*(?:list|macro|rule|ignore|route)\s+([A-Za-z_][A-Za-z0-9_]*)",
-                         re.MULTILINE)
-
-
-def _declared_names_guess(text: str) -> set[str]:
-    """Names a file that failed to parse probably declares, so that other files' uses of them
-    are not reported as undefined on top of the syntax error."""
-    return set(_DECL_GUESS.findall(text))
-
-
-# ---- field types ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Ty:
-    kind: Literal["str", "bool", "num", "obj", "arr"]
-    fields: Mapping[str, _Ty] | None = None  # obj: known keys; None = keys vary (no findings)
-    elem: _Ty | None = None  # arr
-
-
-_STR = _Ty("str")
-_BOOL = _Ty("bool")
-_NUM = _Ty("num")
-_ANYOBJ = _Ty("obj")
-
-
-def _obj(**fields: _Ty) -> _Ty:
-    return _Ty("obj", fields)
-
-
-_ISSUER = _obj(type=_STR, principalId=_STR, arn=_STR, accountId=_STR, userName=_STR)
-_USER_IDENTITY = _obj(
-    type=_STR, principalId=_STR, arn=_STR, accountId=_STR, accessKeyId=_STR, userName=_STR,
-    invokedBy=_STR, identityProvider=_STR, credentialId=_STR,
-    onBehalfOf=_obj(userId=_STR, identityStoreArn=_STR),
-    sessionContext=_obj(
-        sourceIdentity=_STR, ec2RoleDelivery=_STR, assumedRoot=_STR, sessionIssuer=_ISSUER,
-        # CloudTrail writes these two as strings ("true"/"false", an ISO time).
-        attributes=_obj(creationDate=_STR, mfaAuthenticated=_STR),
-        webIdFederationData=_obj(federatedProvider=_STR, attributes=_ANYOBJ),
-    ),
-)
-
-# The documented shape of a CloudTrail record. Objects whose keys vary by API (requestParameters,
-# responseElements, ...) have no field list, so nothing under them is second-guessed.
-EVENT_TYPE: _Ty = _obj(
-    eventVersion=_STR, userIdentity=_USER_IDENTITY, eventTime=_STR, eventSource=_STR,
-    eventName=_STR, awsRegion=_STR, sourceIPAddress=_STR, userAgent=_STR, errorCode=_STR,
-    errorMessage=_STR, requestID=_STR, eventID=_STR, readOnly=_BOOL, eventType=_STR,
-    apiVersion=_STR, managementEvent=_BOOL, recipientAccountId=_STR, sharedEventID=_STR,
-    vpcEndpointId=_STR, vpcEndpointAccountId=_STR, eventCategory=_STR,
-    sessionCredentialFromConsole=_STR,
-    resources=_Ty("arr", elem=_obj(ARN=_STR, accountId=_STR, type=_STR)),
-    addendum=_obj(reason=_STR, updatedFields=_STR, originalRequestID=_STR, originalEventID=_STR),
-    tlsDetails=_obj(tlsVersion=_STR, cipherSuite=_STR, clientProvidedHostHeader=_STR),
-    # Per-event objects: only the keys CloudTrail documents for every event that has them.
-    additionalEventData=_obj(MFAUsed=_STR, LoginTo=_STR, MobileVersion=_STR),
-    requestParameters=_ANYOBJ, responseElements=_ANYOBJ,
-    serviceEventDetails=_ANYOBJ, edgeDeviceDetails=_ANYOBJ, insightDetails=_ANYOBJ,
-)
-
-_RULE_TYPES: Mapping[str, _Ty] = {"name": _STR, "severity": _STR, "tags": _STR}
-
-_KIND_NAMES = {"str": "a string", "bool": "a boolean", "num": "a number", "obj": "an object",
-               "arr": "an array", "null": "null", "list": "a list"}
-
-
-def _step(ty: _Ty, seg: str | int) -> tuple[_Ty | None, bool]:
-    """One path segment; returns the type reached and whether an array was crossed."""
-    crossed = False
-    if ty.kind == "arr" and ty.elem is not None:
-        crossed = True
-        if isinstance(seg, int):
-            return ty.elem, True
-        ty = ty.elem
-    if ty.kind == "obj" and ty.fields is not None and isinstance(seg, str):
-        return ty.fields.get(seg), crossed
-    return None, crossed
-
-
-def _resolve(start: _Ty | None, segments: Sequence[str | int]) -> tuple[_Ty | None, bool]:
-    """The type of the values a path reaches (arrays at the end expanded) and whether the path
-    can reach several values."""
-    ty = start
-    multi = False
-    for seg in segments:
-        if ty is None:
-            return None, multi
-        ty, crossed = _step(ty, seg)
-        multi = multi or crossed
-    while ty is not None and ty.kind == "arr":
-        multi = True
-        ty = ty.elem
-    return ty, multi
-
-
-def _literal_kind(value: n.Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "num"
-    if isinstance(value, str):
-        return "str"
-    return "list"
-
-
-def _value_key(value: n.Value) -> Any:
-    """A hashable key with `==` semantics of the language (1 == 1.0, true != 1)."""
-    kind = _literal_kind(value)
-    if kind == "list":
-        assert isinstance(value, tuple)
-        return ("list", tuple(_value_key(v) for v in value))
-    return (kind, value)
-
-
-def _render(value: n.Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_render(v) for v in value) + "]"
-    return repr(value)
-
-
-_FIELD_PATH_RE = re.compile(
-    r"(?:event\.)?(?:" + "|".join(sorted(TOP_LEVEL_FIELDS)) + r")(?:\.[A-Za-z0-9_]+)+\Z"
-)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
@@ -429,6 +51,11 @@ def expiry_date(ignore: n.IgnoreDecl) -> date | None:
         return date.fromisoformat(ignore.expires.value)
     except ValueError:
         return None
+
+
+_FIELD_PATH_RE = re.compile(
+    r"(?:event\.)?(?:" + "|".join(sorted(TOP_LEVEL_FIELDS)) + r")(?:\.[A-Za-z0-9_]+)+\Z"
+)
 _ASCII_UPPER = re.compile(r"[A-Z]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ASCII_LOWER = re.compile(r"[a-z]")
@@ -1173,251 +800,6 @@ class _Checker:
                       f"`{shown}` is always {'true' if always else 'false'}: {reason}", hint)
 
 
-class _Constants:
-    """The three-valued constant analysis of one bound `when` (macros are MacroUse nodes)."""
-
-    def __init__(self, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]):
-        self.list_items = list_items
-        self.conflict: Any = None  # the field whose tests contradicted, for CTR105's hint
-
-    def why_false(self, when: n.Expr) -> str:
-        for leaf, pol in self.leaves(when, True, True):
-            if self.const(leaf, pol, False) is False:
-                reason = _why_atom_false(leaf)
-                if leaf is when and reason:
-                    return reason
-                return f"`{_shown(leaf)}` is never true" + (f": {reason}" if reason else "")
-        if self.conflict is not None:
-            name = ".".join(str(s) for s in self.conflict)
-            return f"the tests of {name} contradict each other ({name} holds one value)"
-        return "look for an empty list, contradictory tests of one field, or `false`"
-
-    def const(self, e: n.Expr, pol: bool, nested: bool) -> bool | None:
-        """Three-valued: True/False when `e` (`not e` if pol is False) has that value for every
-        well-formed CloudTrail record, None when it depends on the record. `nested`: inside
-        any/all, where bare paths start at an element."""
-        match e:
-            case n.BoolConst():
-                return e.value == pol
-            case n.Not():
-                return self.const(e.operand, not pol, nested)
-            case n.MacroUse():
-                return self.const(e.body, pol, nested)
-            case n.And() | n.Or():
-                conj = isinstance(e, n.And) == pol
-                return self.combine(list(self.leaves(e, pol, conj)), conj, nested)
-            case n.Quantifier():
-                body = self.const(e.body, True, True)
-                value: bool | None = None
-                if e.kind == "any" and body is False:
-                    value = False
-                elif e.kind == "all" and body is True:
-                    value = True
-                return None if value is None else value == pol
-        atom = _atom_const(e, self.list_items)
-        return None if atom is None else atom == pol
-
-    def leaves(self, e: n.Expr, pol: bool, conj: bool) -> Iterator[tuple[n.Expr, bool]]:
-        """The operands of one n-ary conjunction (conj) or disjunction, through `not`, nested
-        and/or of the same meaning, and macros."""
-        if isinstance(e, n.Not):
-            yield from self.leaves(e.operand, not pol, conj)
-        elif isinstance(e, n.MacroUse):
-            yield from self.leaves(e.body, pol, conj)
-        elif isinstance(e, (n.And, n.Or)) and (isinstance(e, n.And) == pol) == conj:
-            for child in e.operands:
-                yield from self.leaves(child, pol, conj)
-        else:
-            yield e, pol
-
-    def combine(self, leaves: list[tuple[n.Expr, bool]], conj: bool,
-                nested: bool) -> bool | None:
-        values = [self.const(e, pol, nested) for e, pol in leaves]
-        absorbing = not conj  # False absorbs a conjunction, True a disjunction
-        if absorbing in values:
-            return absorbing
-        if all(v == conj for v in values):
-            return conj
-        groups: dict[Any, list[tuple[frozenset[Any] | None, frozenset[Any]]]] = {}
-        for (e, pol), v in zip(leaves, values, strict=True):
-            if v is not None:
-                continue
-            constraint = self.constraint(e, pol, nested)
-            if constraint is not None:
-                field_key, allowed, excluded = constraint
-                groups.setdefault(field_key, []).append((allowed, excluded))
-        for key, constraints in groups.items():
-            if conj:
-                allowed_all: frozenset[Any] | None = None
-                excluded_any: set[Any] = set()
-                for allowed, excluded in constraints:
-                    if allowed is not None:
-                        allowed_all = allowed if allowed_all is None else allowed_all & allowed
-                    excluded_any |= excluded
-                if allowed_all is not None and not (allowed_all - excluded_any):
-                    self.conflict = self.conflict or key
-                    return False
-            else:
-                # The disjunction fails for a value v iff v is in every excluded set and in no
-                # allowed set; with no negative test at all it fails for most values.
-                negatives = [ex for al, ex in constraints if al is None]
-                if not negatives:
-                    continue
-                fails = frozenset.intersection(*negatives)
-                covered: set[Any] = set()
-                for allowed, _ in constraints:
-                    if allowed is not None:
-                        covered |= allowed
-                if fails <= covered:
-                    return True
-        return None
-
-    def constraint(self, e: n.Expr, pol: bool, nested: bool
-                   ) -> tuple[Any, frozenset[Any] | None, frozenset[Any]] | None:
-        """`e` (or `not e`) as "the single value of field K is in / not in a set", for fields
-        that hold one scalar value in every CloudTrail record."""
-        if isinstance(e, n.Compare) and e.op in ("==", "!=") and isinstance(e.right, n.Literal_):
-            key = _scalar_key(e.left, nested)
-            if key is None:
-                return None
-            values = frozenset({_value_key(e.right.value)})
-            positive = (e.op == "==") == pol
-        elif isinstance(e, n.InTest) and not isinstance(e.right, n.Call):
-            key = _scalar_key(e.left, nested)
-            items = self.list_items(e.right)
-            if key is None or items is None:
-                return None
-            # `in` is false for a null value, so null is never a member.
-            values = frozenset(_value_key(v) for v in items if v is not None)
-            positive = (not e.negated) == pol
-        else:
-            return None
-        return (key, values, frozenset()) if positive else (key, None, values)
-
-
-def _scalar_key(op: n.Operand, nested: bool) -> tuple[str | int, ...] | None:
-    """A field that holds at most one scalar in every CloudTrail record (eventName, readOnly,
-    userIdentity.arn, ...), keyed independently of an `event.` prefix; None otherwise. Inside
-    any/all only `event.` paths qualify (bare ones start at an element)."""
-    if not isinstance(op, n.Path) or not op.segments:
-        return None
-    if not (op.anchor == "event" or (op.anchor == "rel" and not nested)):
-        return None
-    ty, multi = _resolve(EVENT_TYPE, op.segments)
-    if ty is None or multi or ty.kind not in ("str", "bool", "num"):
-        return None
-    return op.segments
-
-
-def _atom_const(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]
-                ) -> bool | None:
-    """A condition that has the same value for every record."""
-    if isinstance(e, n.InTest):
-        if isinstance(e.right, n.Call):
-            return None
-        items = list_items(e.right)
-        if items is None:
-            return None
-        possible = [v for v in items if v is not None]
-        if not possible:
-            return e.negated
-        member = _function_can_equal(e.left, possible)
-        if member is False:
-            return e.negated
-        return None
-    if isinstance(e, n.Compare) and e.op not in ("==", "!=") and list_items(e.right) is not None:
-        return False  # a list is neither a number nor a string
-    if isinstance(e, n.Compare) and isinstance(e.right, n.Literal_):
-        value = e.right.value
-        if e.op in ("==", "!="):
-            if value is None:
-                return None
-            can = _function_can_equal(e.left, [value])
-            if can is False:
-                return e.op == "!="
-            return None
-        if isinstance(e.left, n.Call) and e.left.name == "len":
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                return False
-            if (e.op == "<" and value <= 0) or (e.op == "<=" and value < 0):
-                return False
-        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-            return False  # ordering with null, a boolean or a list
-        return None
-    if isinstance(e, n.StringTest):
-        if isinstance(e.right, n.Literal_):
-            needles: list[n.Value] = [e.right.value]
-        else:
-            found = list_items(e.right)
-            if found is None:
-                return None
-            needles = list(found)
-        strings = [v for v in needles if isinstance(v, str)]
-        if not strings:
-            return False
-        if isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
-            if all(_case_impossible(e.left.name, s) for s in strings):
-                return False
-        return None
-    if isinstance(e, n.Glob) and isinstance(e.left, n.Call) and e.left.name in ("lower", "upper"):
-        if _case_impossible(e.left.name, str(e.pattern.value)):
-            return False
-    return None
-
-
-def _dead_condition(e: n.Expr, list_items: Callable[[n.Operand], tuple[n.Value, ...] | None]
-                    ) -> tuple[bool, str] | None:
-    """(its value, why) for a condition that is the same for every record for a reason other
-    than a type mismatch (those are CTR101)."""
-    value = _atom_const(e, list_items)
-    if value is None:
-        return None
-    left = getattr(e, "left", None)
-    case = (f"{left.name}() never returns {'capital' if left.name == 'lower' else 'small'} "
-            "letters") if isinstance(left, n.Call) and left.name in ("lower", "upper") else None
-    if isinstance(e, n.InTest):
-        items = list_items(e.right) or ()
-        if not [v for v in items if v is not None]:
-            return value, "the list is empty" if not items else "`in` never matches null"
-        return (value, case) if case else None
-    if isinstance(e, n.Compare) and isinstance(e.right, n.Literal_):
-        literal = e.right.value
-        if case and isinstance(literal, str):
-            return value, case
-        if isinstance(left, n.Call) and left.name == "len" and isinstance(literal, (int, float)) \
-                and not isinstance(literal, bool):
-            return value, "len() is a count: a whole number, never negative"
-        return None
-    if isinstance(e, n.StringTest):
-        needles = list_items(e.right)
-        if needles is not None and not needles:
-            return value, "the list is empty"
-        return (value, case) if case else None
-    if isinstance(e, n.Glob) and case:
-        return value, case
-    return None
-
-
-def _why_atom_false(e: n.Expr) -> str | None:
-    if isinstance(e, n.BoolConst):
-        return None
-    if isinstance(e, n.InTest):
-        return "the list has no members a value can be in"
-    left = getattr(e, "left", None)
-    if isinstance(left, n.Call):
-        if left.name == "lower":
-            return "lower() never returns capital letters"
-        if left.name == "upper":
-            return "upper() never returns small letters"
-        if left.name == "len":
-            return "len() is a count: a whole number, never negative"
-    if isinstance(e, n.StringTest):
-        return f"`{e.op}` needs a string to look for"
-    if isinstance(e, n.Compare):
-        return "ordering is false with null, booleans and lists"
-    return None
-
-
 def _has_surrogate(value: Any) -> bool:
     return isinstance(value, str) and _SURROGATE.search(value) is not None
 
@@ -1427,27 +809,6 @@ def _first_surrogate(value: str) -> str:
     return f"\\u{ord(found.group()):04x}" if found else ""
 
 
-def _function_can_equal(left: n.Operand, values: Sequence[n.Value]) -> bool | None:
-    """False when a function result can equal none of `values`; None when it may."""
-    if not isinstance(left, n.Call):
-        return None
-    if left.name == "len":
-        return None if any(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and v == int(v)
-            for v in values) else False
-    if left.name in ("lower", "upper"):
-        return None if any(
-            isinstance(v, str) and not _case_impossible(left.name, v) for v in values) else False
-    return None
-
-
-def _case_impossible(function: str, text: str) -> bool:
-    """lower(x) never holds an ASCII capital, upper(x) never an ASCII small letter (the test
-    suite checks this for every code point)."""
-    pattern = _ASCII_UPPER if function == "lower" else _ASCII_LOWER
-    return pattern.search(text) is not None
-
-
 def _macro_refs(root: Any) -> Iterator[n.MacroRef]:
     pending = [root]
     while pending:
@@ -1455,11 +816,6 @@ def _macro_refs(root: Any) -> Iterator[n.MacroRef]:
         if isinstance(e, n.MacroRef):
             yield e
         pending.extend(n.children(e))
-
-
-def _shown(node: n.Expr) -> str:
-    """A node as `fmt` writes it, for messages."""
-    return format_expr(node, sys.maxsize)
 
 
 def _describe(op: Any) -> str:

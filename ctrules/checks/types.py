@@ -1,0 +1,139 @@
+"""Pipeline stage 3 (checks) — types: the documented shape of a CloudTrail record and the kinds of
+literals, which the type checks (CTR101) and the constant analysis (CTR105/CTR106) read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .. import nodes as n
+
+TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
+    "eventVersion userIdentity eventTime eventSource eventName awsRegion sourceIPAddress "
+    "userAgent errorCode errorMessage requestParameters responseElements additionalEventData "
+    "requestID eventID readOnly resources eventType apiVersion managementEvent "
+    "recipientAccountId serviceEventDetails sharedEventID vpcEndpointId vpcEndpointAccountId "
+    "eventCategory addendum sessionCredentialFromConsole edgeDeviceDetails tlsDetails "
+    "insightDetails".split()
+)
+
+RULE_FIELDS: frozenset[str] = frozenset({"name", "severity", "tags"})
+"""The fields of `rule.` in a route."""
+
+
+@dataclass(frozen=True)
+class _Ty:
+    kind: Literal["str", "bool", "num", "obj", "arr"]
+    fields: Mapping[str, _Ty] | None = None  # obj: known keys; None = keys vary (no findings)
+    elem: _Ty | None = None  # arr
+
+
+_STR = _Ty("str")
+_BOOL = _Ty("bool")
+_NUM = _Ty("num")
+_ANYOBJ = _Ty("obj")
+
+
+def _obj(**fields: _Ty) -> _Ty:
+    return _Ty("obj", fields)
+
+
+_ISSUER = _obj(type=_STR, principalId=_STR, arn=_STR, accountId=_STR, userName=_STR)
+_USER_IDENTITY = _obj(
+    type=_STR, principalId=_STR, arn=_STR, accountId=_STR, accessKeyId=_STR, userName=_STR,
+    invokedBy=_STR, identityProvider=_STR, credentialId=_STR,
+    onBehalfOf=_obj(userId=_STR, identityStoreArn=_STR),
+    sessionContext=_obj(
+        sourceIdentity=_STR, ec2RoleDelivery=_STR, assumedRoot=_STR, sessionIssuer=_ISSUER,
+        # CloudTrail writes these two as strings ("true"/"false", an ISO time).
+        attributes=_obj(creationDate=_STR, mfaAuthenticated=_STR),
+        webIdFederationData=_obj(federatedProvider=_STR, attributes=_ANYOBJ),
+    ),
+)
+
+# The documented shape of a CloudTrail record. Objects whose keys vary by API (requestParameters,
+# responseElements, ...) have no field list, so nothing under them is second-guessed.
+EVENT_TYPE: _Ty = _obj(
+    eventVersion=_STR, userIdentity=_USER_IDENTITY, eventTime=_STR, eventSource=_STR,
+    eventName=_STR, awsRegion=_STR, sourceIPAddress=_STR, userAgent=_STR, errorCode=_STR,
+    errorMessage=_STR, requestID=_STR, eventID=_STR, readOnly=_BOOL, eventType=_STR,
+    apiVersion=_STR, managementEvent=_BOOL, recipientAccountId=_STR, sharedEventID=_STR,
+    vpcEndpointId=_STR, vpcEndpointAccountId=_STR, eventCategory=_STR,
+    sessionCredentialFromConsole=_STR,
+    resources=_Ty("arr", elem=_obj(ARN=_STR, accountId=_STR, type=_STR)),
+    addendum=_obj(reason=_STR, updatedFields=_STR, originalRequestID=_STR, originalEventID=_STR),
+    tlsDetails=_obj(tlsVersion=_STR, cipherSuite=_STR, clientProvidedHostHeader=_STR),
+    # Per-event objects: only the keys CloudTrail documents for every event that has them.
+    additionalEventData=_obj(MFAUsed=_STR, LoginTo=_STR, MobileVersion=_STR),
+    requestParameters=_ANYOBJ, responseElements=_ANYOBJ,
+    serviceEventDetails=_ANYOBJ, edgeDeviceDetails=_ANYOBJ, insightDetails=_ANYOBJ,
+)
+
+_RULE_TYPES: Mapping[str, _Ty] = {"name": _STR, "severity": _STR, "tags": _STR}
+
+_KIND_NAMES = {"str": "a string", "bool": "a boolean", "num": "a number", "obj": "an object",
+               "arr": "an array", "null": "null", "list": "a list"}
+
+
+def _step(ty: _Ty, seg: str | int) -> tuple[_Ty | None, bool]:
+    """One path segment; returns the type reached and whether an array was crossed."""
+    crossed = False
+    if ty.kind == "arr" and ty.elem is not None:
+        crossed = True
+        if isinstance(seg, int):
+            return ty.elem, True
+        ty = ty.elem
+    if ty.kind == "obj" and ty.fields is not None and isinstance(seg, str):
+        return ty.fields.get(seg), crossed
+    return None, crossed
+
+
+def _resolve(start: _Ty | None, segments: Sequence[str | int]) -> tuple[_Ty | None, bool]:
+    """The type of the values a path reaches (arrays at the end expanded) and whether the path
+    can reach several values."""
+    ty = start
+    multi = False
+    for seg in segments:
+        if ty is None:
+            return None, multi
+        ty, crossed = _step(ty, seg)
+        multi = multi or crossed
+    while ty is not None and ty.kind == "arr":
+        multi = True
+        ty = ty.elem
+    return ty, multi
+
+
+def _literal_kind(value: n.Value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "num"
+    if isinstance(value, str):
+        return "str"
+    return "list"
+
+
+def _value_key(value: n.Value) -> Any:
+    """A hashable key with `==` semantics of the language (1 == 1.0, true != 1)."""
+    kind = _literal_kind(value)
+    if kind == "list":
+        assert isinstance(value, tuple)
+        return ("list", tuple(_value_key(v) for v in value))
+    return (kind, value)
+
+
+def _render(value: n.Value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    return repr(value)
