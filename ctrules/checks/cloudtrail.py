@@ -15,7 +15,7 @@ with an unknown name is still a valid (if never-matching) rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 
 from .. import catalog
@@ -149,28 +149,25 @@ def _name_literals(cond: n.Expr, field: tuple[str, ...], scope: _Scope,
 
 def _unknown_names(expr: n.Expr, scope: _Scope, fallback: n.Span) -> Iterator[Diagnostic]:
     cat = catalog.load()
+    # (field, the values the catalog knows, how to guess the meant one, message, hint)
+    known: tuple[tuple[tuple[str, ...], Container[str], Callable[[str], str | None], str, str],
+                 ...] = (
+        (_EVENT_NAME, cat.event_names, catalog.suggest_event_name,
+         "no AWS service emits eventName {!r}",
+         "the catalog is generated from botocore's API models (scripts/build_catalog.py)"),
+        (_EVENT_SOURCE, cat.event_sources, catalog.suggest_event_source,
+         "no AWS service logs as eventSource {!r}",
+         "eventSource is the service's endpoint host, e.g. \"iam.amazonaws.com\""),
+    )
     for cond, in_q in _conditions(expr, scope):
-        for lit in _name_literals(cond, _EVENT_NAME, scope, in_q):
-            if lit.value not in cat.event_names:
-                hint = _suggest(scope, lit.value, catalog.suggest_event_name)
-                yield Diagnostic(
-                    UNKNOWN_NAME, "warning",
-                    f"no AWS service emits eventName {lit.value!r}"
-                    + (f"; did you mean {hint}?" if hint else ""),
-                    lit.span or fallback,
-                    "the catalog is generated from botocore's API models "
-                    "(scripts/build_catalog.py)",
-                )
-        for lit in _name_literals(cond, _EVENT_SOURCE, scope, in_q):
-            if lit.value not in cat.event_sources:
-                hint = _suggest(scope, lit.value, catalog.suggest_event_source)
-                yield Diagnostic(
-                    UNKNOWN_NAME, "warning",
-                    f"no AWS service logs as eventSource {lit.value!r}"
-                    + (f"; did you mean {hint}?" if hint else ""),
-                    lit.span or fallback,
-                    "eventSource is the service's endpoint host, e.g. \"iam.amazonaws.com\"",
-                )
+        for field, values, suggest, message, hint in known:
+            for lit in _name_literals(cond, field, scope, in_q):
+                if lit.value not in values:
+                    meant = _suggest(scope, lit.value, suggest)
+                    yield Diagnostic(
+                        UNKNOWN_NAME, "warning",
+                        message.format(lit.value) + (f"; did you mean {meant}?" if meant else ""),
+                        lit.span or fallback, hint)
         if isinstance(cond, n.StringTest) and cond.op in ("startswith", "endswith") \
                 and _is_root_field(cond.left, _EVENT_NAME, in_q):
             for lit in _literals(cond.right, scope) or []:
