@@ -34,10 +34,12 @@ from .types import (
     EVENT_TYPE,
     RULE_FIELDS,
     TOP_LEVEL_FIELDS,
+    TYPE_RULES,
     _literal_kind,
     _render,
     _resolve,
     _Ty,
+    left_kind,
 )
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
@@ -601,47 +603,40 @@ class _Checker:
         if isinstance(e.right, n.Literal_) and isinstance(e.right.value, str):
             self.quoted_path(e.right)
         items = self.list_items(e.right)
-        if items is not None and e.op not in ("==", "!="):
+        if items is not None:
+            right_kind = "list"
+        elif isinstance(e.right, n.Literal_):
+            right_kind = _literal_kind(e.right.value)
+        else:
+            return
+        kind = left_kind(left)
+        finding = TYPE_RULES.get((kind, "eq" if e.op in ("==", "!=") else "order", right_kind))
+        if finding is None:
+            return
+        value = e.right.value if isinstance(e.right, n.Literal_) else None
+        always = "true" if e.op == "!=" else "false"
+        if finding == "list-order":
             self.emit("CTR101", e.right.span, "ordering with a list is always false",
                       "order against a number or a string; test membership with `in`",
                       fallback=e.span)
-            return
-        if left is None:
-            return
-        if items is not None:
-            if left.kind in ("str", "bool", "num"):
-                self.emit("CTR101", e.right.span,
-                          f"{left_src} is {_KIND_NAMES[left.kind]}; `{e.op}` compares it with "
-                          "the whole list as one value, which it never equals",
-                          f"to test membership write `{left_src} "
-                          f"{'in' if e.op == '==' else 'not in'} ...`", fallback=e.span)
-            return
-        if not isinstance(e.right, n.Literal_):
-            return
-        value = e.right.value
-        kind = _literal_kind(value)
-        if e.op in ("==", "!="):
-            if kind == "null" or kind == left.kind or (left.kind == "obj" and left.fields is None):
-                return
+        elif finding == "whole-list":
             self.emit("CTR101", e.right.span,
-                      f"{left_src} is {_KIND_NAMES[left.kind]}, {_render(value)} is "
-                      f"{_KIND_NAMES[kind]}: `{e.op}` is always "
-                      f"{'false' if e.op == '==' else 'true'}",
-                      _retype_hint(left_src, e.op, left.kind, value), fallback=e.span)
-            return
-        # ordering
-        if left.kind == "bool":
+                      f"{left_src} is {_KIND_NAMES[str(kind)]}; `{e.op}` compares it with "
+                      "the whole list as one value, which it never equals",
+                      f"to test membership write `{left_src} "
+                      f"{'in' if e.op == '==' else 'not in'} ...`", fallback=e.span)
+        elif finding == "bool-unordered":
             self.emit("CTR101", e.span, f"{left_src} is a boolean; booleans are not ordered "
                       f"(`{e.op}` is always false)", f"write `{left_src} == true` or `== false`")
-        elif kind not in ("num", "str"):
+        elif finding == "order-kind":
             self.emit("CTR101", e.right.span,
-                      f"ordering with {_KIND_NAMES[kind]} is always false",
+                      f"ordering with {_KIND_NAMES[right_kind]} is always false",
                       "compare numbers with numbers, strings with strings", fallback=e.span)
-        elif left.kind in ("num", "str") and kind != left.kind:
+        else:
             self.emit("CTR101", e.right.span,
-                      f"{left_src} is {_KIND_NAMES[left.kind]}, {_render(value)} is "
-                      f"{_KIND_NAMES[kind]}: `{e.op}` is always false",
-                      _retype_hint(left_src, e.op, left.kind, value), fallback=e.span)
+                      f"{left_src} is {_KIND_NAMES[str(kind)]}, {_render(value)} is "
+                      f"{_KIND_NAMES[right_kind]}: `{e.op}` is always {always}",
+                      _retype_hint(left_src, e.op, str(kind), value), fallback=e.span)
 
     def check_rule_field_compare(self, e: n.Compare, ctx: _Ctx) -> None:
         assert isinstance(e.left, n.Path)
@@ -716,9 +711,8 @@ class _Checker:
         if left is None or items is None:
             return
         kinds = {_literal_kind(v) for v in items} - {"null"}
-        if left.kind == "obj" and left.fields is None:
-            return
-        if kinds and left.kind not in kinds:
+        if kinds and all(TYPE_RULES.get((left_kind(left), "eq", k)) == "mismatch"
+                         for k in kinds):
             wrong = ", ".join(sorted(_KIND_NAMES[k] for k in kinds))
             self.emit("CTR101", right.span,
                       f"{left_src} is {_KIND_NAMES[left.kind]} but the list holds {wrong}: "

@@ -137,3 +137,50 @@ def _render(value: n.Value) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_render(v) for v in value) + "]"
     return repr(value)
+
+
+# ---- the type rules of comparisons ------------------------------------------------------------
+
+TypeFinding = Literal["mismatch", "whole-list", "list-order", "bool-unordered", "order-kind"]
+"""What a comparison of a field (or function result) of one kind with a literal of another kind
+is (every one a CTR101 warning: the comparison always has the same value):
+
+- `mismatch`: a value of one kind never equals, or orders against, one of another kind;
+- `whole-list`: `scalar == [...]` compares with the list as one value;
+- `list-order`: ordering with a list;
+- `bool-unordered`: ordering a boolean;
+- `order-kind`: ordering with null or a boolean."""
+
+_LEFT_KINDS = ("str", "bool", "num", "obj", "arr", "open")  # open: an object whose keys vary
+_LITERAL_KINDS = ("null", "bool", "num", "str")
+
+
+def _type_rules() -> dict[tuple[str | None, str, str], TypeFinding]:
+    rules: dict[tuple[str | None, str, str], TypeFinding] = {}
+    for left in (None, *_LEFT_KINDS):  # None: a left side of unknown type
+        rules[(left, "order", "list")] = "list-order"
+    for left in ("str", "bool", "num"):
+        rules[(left, "eq", "list")] = "whole-list"
+    for left in _LEFT_KINDS:
+        for right in _LITERAL_KINDS:
+            if left != "open" and right not in ("null", left):
+                rules[(left, "eq", right)] = "mismatch"
+            if left == "bool":
+                rules[(left, "order", right)] = "bool-unordered"
+            elif right not in ("num", "str"):
+                rules[(left, "order", right)] = "order-kind"
+            elif left in ("num", "str") and right != left:
+                rules[(left, "order", right)] = "mismatch"
+    return rules
+
+
+TYPE_RULES: Mapping[tuple[str | None, str, str], TypeFinding] = _type_rules()
+"""(left kind, operator class `eq`/`order`, right kind: a literal's or `list`) → finding. `in`
+reads the `eq` rules: membership is always false when every item is a mismatch."""
+
+
+def left_kind(ty: _Ty | None) -> str | None:
+    """The kind a type has in TYPE_RULES."""
+    if ty is None:
+        return None
+    return "open" if ty.kind == "obj" and ty.fields is None else ty.kind
