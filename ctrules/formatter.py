@@ -42,7 +42,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, assert_never
 
 from . import nodes as n
 from .diagnostics import Diagnostic
@@ -613,33 +613,37 @@ class _Printer:
 
     # ---- expressions ----
     def expr(self, e: n.Expr, top: bool = False) -> Doc:
-        if isinstance(e, (n.And, n.Or)):
-            return self._chain(e, top)
-        if isinstance(e, n.Not):
-            return ["not ", self._wrapped(e.operand, isinstance(e.operand, (n.And, n.Or)))]
-        if isinstance(e, n.Quantifier):
-            # The body goes on its own indented lines when it does not fit: quantified paths
-            # are long, and aligning the body after them would push it off the page.
-            body = Group(["(", Nest(INDENT, [SOFT, self.expr(e.body)]), SOFT, ")"])
-            return [e.kind, " ", path(e.path), " ", body]
-        if isinstance(e, n.Compare):
-            return [self.operand(e.left), f" {e.op} ", self._compare_right(e)]
-        if isinstance(e, n.InTest):
-            op = " not in " if e.negated else " in "
-            return [self.operand(e.left), op, self.operand(e.right)]
-        if isinstance(e, n.StringTest):
-            return [self.operand(e.left), f" {e.op} ", self.operand(e.right)]
-        if isinstance(e, n.Matches):
-            return [self.operand(e.left), " matches ", self.operand(e.pattern)]
-        if isinstance(e, n.Glob):
-            return [self.operand(e.left), " glob ", self.operand(e.pattern)]
-        if isinstance(e, n.Exists):
-            return [path(e.path), " exists"]
-        if isinstance(e, (n.MacroRef, n.MacroUse)):  # a bound macro prints as its name
-            return e.name
-        if isinstance(e, n.BoolConst):
-            return "true" if e.value else "false"
-        return self.operand(e)
+        match e:
+            case n.And() | n.Or():
+                return self._chain(e, top)
+            case n.Not():
+                return ["not ", self._wrapped(e.operand, isinstance(e.operand, (n.And, n.Or)))]
+            case n.Quantifier():
+                # The body goes on its own indented lines when it does not fit: quantified
+                # paths are long, and aligning the body after them would push it off the page.
+                body = Group(["(", Nest(INDENT, [SOFT, self.expr(e.body)]), SOFT, ")"])
+                return [e.kind, " ", path(e.path), " ", body]
+            case n.Compare():
+                return [self.operand(e.left), f" {e.op} ", self._compare_right(e)]
+            case n.InTest():
+                op = " not in " if e.negated else " in "
+                return [self.operand(e.left), op, self.operand(e.right)]
+            case n.StringTest():
+                return [self.operand(e.left), f" {e.op} ", self.operand(e.right)]
+            case n.Matches():
+                return [self.operand(e.left), " matches ", self.operand(e.pattern)]
+            case n.Glob():
+                return [self.operand(e.left), " glob ", self.operand(e.pattern)]
+            case n.Exists():
+                return [path(e.path), " exists"]
+            case n.MacroRef() | n.MacroUse():  # a bound macro prints as its name
+                return e.name
+            case n.BoolConst():
+                return "true" if e.value else "false"
+            case n.Path() | n.Literal_() | n.ListLit() | n.Call() | n.ListRef():
+                return self.operand(e)
+            case _:
+                assert_never(e)
 
     def _wrapped(self, e: n.Expr, parens: bool) -> Doc:
         if not parens:
