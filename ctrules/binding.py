@@ -17,6 +17,7 @@ A reference to a macro that does not exist, or that would recurse, is left as a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import assert_never
 
 from . import nodes as n
@@ -58,6 +59,14 @@ class Binder:
         self._bound[id(e)] = (e, bound)
         self._bound[id(bound)] = (bound, bound)
         return bound
+
+    def bind_stateful(self, clause: n.Stateful) -> n.Stateful:
+        """A rule's state clause with its conditions (a sequence's steps) bound like a `when`:
+        macros and declared lists mean the same in a step as anywhere else."""
+        steps = tuple(self.bind(step) for step in clause.steps)
+        if all(a is b for a, b in zip(steps, clause.steps, strict=True)):
+            return clause
+        return replace(clause, steps=steps)
 
     def _macro(self, ref: n.MacroRef, expanding: tuple[str, ...]) -> n.Expr:
         macro = self.macros.get(ref.name)

@@ -174,20 +174,24 @@ class _Checker:
             return
         if isinstance(decl, n.ListDecl):
             return
-        if decl.when is not None:
-            depth = self.depth(decl.when)
+        conditions = [] if decl.when is None else [("`when`", decl.when)]
+        if isinstance(decl, n.RuleDecl) and decl.stateful is not None:
+            # A sequence's steps are conditions too: the same limits keep them loadable.
+            conditions.extend(("sequence step", step) for step in decl.stateful.steps)
+        for what, cond in conditions:
+            depth = self.depth(cond)
             if depth > MAX_DEPTH:
-                self.emit("CTR021", decl.when.span,
-                          f"this `when` nests {depth} levels deep with macros expanded (the "
+                self.emit("CTR021", cond.span,
+                          f"this {what} nests {depth} levels deep with macros expanded (the "
                           f"limit is {MAX_DEPTH})", "split the condition into flatter macros")
                 return
-            size = self.size(decl.when)
+            size = self.size(cond)
             if size > MAX_EXPANDED_NODES:
                 self.too_large = True
                 if not any(self.macro_size.get(r.name, 0) > MAX_EXPANDED_NODES
-                           for r in _macro_refs(decl.when)):  # else reported at the macro
-                    self.emit("CTR022", decl.when.span,
-                              f"this `when` has {size:,} nodes with macros expanded (the limit "
+                           for r in _macro_refs(cond)):  # else reported at the macro
+                    self.emit("CTR022", cond.span,
+                              f"this {what} has {size:,} nodes with macros expanded (the limit "
                               f"is {MAX_EXPANDED_NODES:,})",
                               "a macro used several times is copied at each use; use it once, "
                               "or test a list with `in`")

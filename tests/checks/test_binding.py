@@ -88,6 +88,43 @@ def test_undefined_and_recursive_macros_stay_unbound() -> None:
     assert Binder({}, macros).bind(n.MacroRef("zzz")) == n.MacroRef("zzz")
 
 
+def test_sequence_steps_are_bound_like_a_when() -> None:
+    decls = _decls(
+        'list starts = ["StartA"]\nmacro ends = eventName == "End"\n'
+        "rule chain {\n    when eventName != \"Z\"\n    sequence by [p] within 5m\n"
+        "        then eventName in starts\n        then ends\n}\n")
+    lists = {d.name: d.items for d in decls if isinstance(d, n.ListDecl)}
+    macros = {d.name: d for d in decls if isinstance(d, n.MacroDecl)}
+    (rule,) = [d for d in decls if isinstance(d, n.RuleDecl)]
+    assert rule.stateful is not None
+    first, second = Binder(lists, macros).bind_stateful(rule.stateful).steps
+    assert isinstance(first, n.InTest) and first.right == n.ListRef("starts", lists["starts"])
+    assert isinstance(second, n.MacroUse) and second.name == "ends"
+    assert isinstance(second.body, n.Compare)
+
+
+def test_a_sequence_with_a_macro_and_a_list_alerts() -> None:
+    from ctrules.checks import check_sources
+    from ctrules.ruleset import RuleSet
+    from ctrules.stateful import MemoryStore, StatefulEngine
+
+    text = ('list starts = ["StartA"]\nmacro ends = eventName == "End"\n'
+            "rule chain {\n    when eventName != \"Z\"\n    sequence by [p] within 5m\n"
+            "        then eventName in starts\n        then ends\n}\n")
+    files, diagnostics = check_sources([("s.ctr", text)])
+    assert not [d for d in diagnostics if d.is_error], diagnostics
+    engine = StatefulEngine(RuleSet(files), MemoryStore())
+
+    def record(name: str, i: int) -> dict[str, object]:
+        return {"eventName": name, "p": "x", "eventID": f"e{i}",
+                "eventTime": f"2026-01-01T00:0{i}:00Z"}
+
+    alerts = engine.run([record("StartA", 1), record("End", 2)])
+    assert [a.rule for a in alerts] == ["chain"]
+    fresh = StatefulEngine(RuleSet(files), MemoryStore())  # the first step (a list) must hold
+    assert fresh.run([record("Other", 1), record("End", 2)]) == []
+
+
 @pytest.mark.parametrize("case", GOLDEN, ids=[p.name for p in GOLDEN])
 def test_the_formatter_needs_only_the_nodes(case: Path) -> None:
     text = case.read_text("utf-8")
