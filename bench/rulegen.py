@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,79 @@ _BUSY = {"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "Decry
          "DiscoverPollEndpoint", "PutEvaluations", "StartQuery"}
 
 
+# Rules not keyed on eventName (a fifth of the set): who, from where, with what, on what.
+_USERS = ["contractor-", "intern-", "old-ci-", "temp-admin-", "audit-"]
+_AGENT_PATTERNS = ["(?i)sqlmap", "(?i)nikto", "(?i)kali", "(?i)parrot", "^python-requests/",
+                   "^curl/", "(?i)pacu", "(?i)masscan", "^Go-http-client/", "(?i)scoutsuite",
+                   "(?i)nmap[ /]"]
+_BUCKET_WORDS = ["prod-", "backup-", "finance-", "logs-", "secrets-", "customer-", "pii-",
+                 "legal-", "audit-", "hr-"]
+_ERRORS = ["AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation",
+           "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch",
+           "ExpiredToken", "NoSuchBucket", "ThrottlingException", "ValidationException"]
+
+
+def _anywhere_rule(i: int, rng: random.Random) -> GenRule:
+    kind = 10 + rng.randrange(5)
+    cond: str
+    py: Predicate
+    if kind == 10:
+        user = rng.choice(_USERS)
+        users = [user + str(rng.randrange(100)) if user.endswith("-") else user,
+                 f"departed-{rng.randrange(10000)}"]
+        cond = f"userIdentity.userName in [{', '.join(_q(u) for u in users)}]"
+
+        def py(e: dict[str, Any]) -> bool:
+            return _d(e.get("userIdentity")).get("userName") in users
+    elif kind == 11:
+        a, b = rng.randrange(1, 224), rng.randrange(256)
+        net = ipaddress.ip_network(f"{a}.{b}.{rng.randrange(256)}.0/{rng.choice([16, 24, 28])}",
+                                   strict=False)
+        cond = f"sourceIPAddress in cidr({_q(str(net))})"
+
+        def py(e: dict[str, Any]) -> bool:
+            ip = e.get("sourceIPAddress")
+            if type(ip) is not str:
+                return False
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            return addr.version == net.version and addr in net
+    elif kind == 12:
+        pattern = rng.choice(_AGENT_PATTERNS)
+        regex = re.compile(pattern)
+        cond = f"userAgent matches {_q(pattern)}"
+
+        def py(e: dict[str, Any]) -> bool:
+            ua = e.get("userAgent")
+            return type(ua) is str and regex.search(ua) is not None
+    elif kind == 13:
+        prefix = rng.choice(_BUCKET_WORDS) + rng.choice(["", "eu-", "us-", "data-"])
+        cond = f"requestParameters.bucketName startswith {_q(prefix)}"
+
+        def py(e: dict[str, Any]) -> bool:
+            bucket = _d(e.get("requestParameters")).get("bucketName")
+            return type(bucket) is str and bucket.startswith(prefix)
+    else:
+        code = rng.choice(_ERRORS)
+        cond = f"errorCode == {_q(code)} and userIdentity.type == \"IAMUser\""
+
+        def py(e: dict[str, Any]) -> bool:
+            return e.get("errorCode") == code and \
+                _d(e.get("userIdentity")).get("type") == "IAMUser"
+    severity = rng.choice(["low", "medium", "high"])
+    rule_name = f"gen_{i:04d}_any_{kind}"
+    text = (f"rule {rule_name} {{\n    severity {severity}\n"
+            f"    description {_q(f'Generated benchmark rule {i} ({kind}).')}\n"
+            f"    when {cond}\n}}\n")
+    return GenRule(rule_name, text, py, None)
+
+
 def _rule(i: int, rng: random.Random, names: list[tuple[str, str]],
           reads: list[tuple[str, str]]) -> GenRule:
+    if i % 5 == 4:
+        return _anywhere_rule(i, rng)
     read_rule = rng.random() < 0.2
     if read_rule:
         # Rules on read or busy calls watch denials and root only: a rule that fires on a share

@@ -60,12 +60,73 @@ def is_known_event_source(source: str) -> bool:
     return source in load().event_sources
 
 
+# Past this many candidates, "did you mean" looks only at names one edit away (below).
+_NEIGHBOURHOOD_FROM = 2000
+
+
+class _Names:
+    """A candidate collection prepared once for "did you mean": its lower-case map, its names
+    by length, and for a large collection (every event name: ~16k) the deletion neighbourhood
+    of every name — each name with one character removed — so that the names a couple of
+    typos away from a word are found by dict lookups instead of comparing the word with every
+    name."""
+
+    def __init__(self, candidates: frozenset[str] | Sequence[str]):
+        self.candidates = candidates
+        self.lowered: dict[str, str] = {}
+        for c in sorted(candidates, reverse=True):  # the first of equal lower forms wins
+            self.lowered[c.lower()] = c
+        self.by_length: dict[int, list[str]] = {}
+        for c in sorted(candidates):
+            self.by_length.setdefault(len(c), []).append(c)
+        self.neighbours: dict[str, list[str]] | None = None
+        if len(candidates) > _NEIGHBOURHOOD_FROM:
+            self.neighbours = {}
+            for c in sorted(candidates):
+                for key in _deletions(c):
+                    self.neighbours.setdefault(key, []).append(c)
+
+    def close(self, word: str) -> list[str]:
+        """The names to compare `word` with."""
+        if self.neighbours is not None:
+            # Up to two deletions from the word meet one deletion from a name: the names one
+            # edit away, or two when one of the word's typos is an extra character.
+            keys = {k for once in _deletions(word) for k in _deletions(once)}
+            found = {c for key in keys for c in self.neighbours.get(key, ())}
+            return sorted(found)
+        # difflib's ratio can only reach 0.8 between lengths within a factor 1.5 (its own
+        # first filter, real_quick_ratio): other lengths are never compared.
+        size = len(word)
+        return [c for length in range(-(-2 * size // 3), (3 * size) // 2 + 1)
+                for c in self.by_length.get(length, ())]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}
+
+
+_prepared: dict[int, _Names] = {}
+
+
+def _names(candidates: frozenset[str] | Sequence[str]) -> _Names:
+    held = _prepared.get(id(candidates))
+    if held is None or held.candidates is not candidates:
+        if len(_prepared) > 4096:
+            _prepared.clear()
+        held = _Names(candidates)
+        _prepared[id(candidates)] = held
+    return held
+
+
 def suggest(word: str, candidates: frozenset[str] | Sequence[str]) -> str | None:
-    """The closest candidate (difflib ratio ≥ 0.8), or a case-insensitive exact match."""
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
+    """A case-insensitive exact match, else the closest candidate by difflib ratio (≥ 0.8)
+    among those it is compared with: every candidate of a small collection, the names one
+    edit away in a large one."""
+    names = _names(candidates)
+    exact = names.lowered.get(word.lower())
+    if exact is not None:
+        return exact
+    close = difflib.get_close_matches(word, names.close(word), n=1, cutoff=0.8)
     return close[0] if close else None
 
 

@@ -27,6 +27,7 @@ from .ruleset import (
     load_rules,
 )
 from .sources.envelopes import is_digest_key
+from .sources.lazy import AnyOf, iter_chunks
 from .sources.logfile import BadRecord
 from .sources.stream import iter_stream
 
@@ -421,6 +422,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # time here (~20% of a run); the rule set built above is frozen out of its sight.
     gc.freeze()
     stateful = _stateful_run(ruleset)
+    # The stateful rules read whole records too, so they take part in the lazy reader's choice.
+    matcher = ruleset if stateful is None else AnyOf(ruleset, stateful.engine.selector)
     for done, name in enumerate(logs, 1):
         if name != "-" and is_digest_key(name.replace(os.sep, "/")):
             stats.skipped += 1
@@ -438,7 +441,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         gc.disable()
         try:
             with chunks:
-                for item in iter_stream(chunks, name):
+                for item in iter_chunks(chunks, name, matcher):
                     if isinstance(item, BadRecord):
                         stats.bad_records += 1
                         where = f" record {item.index}" if item.index is not None else ""

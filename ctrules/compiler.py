@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -218,13 +219,42 @@ class _Compiler:
 
     def _or(self, e: n.Or) -> Compiled:
         parts: list[Pred] = []
-        for operand in e.operands:
+        # `x == "a" or x == "b" or x in [...]` on one subject is one set lookup.
+        equalities = [self.string_equality(operand) for operand in e.operands]
+        subjects = Counter(found[0] for found in equalities if found is not None)
+        merged: dict[n.Operand, set[str]] = {}
+        for operand, found in zip(e.operands, equalities, strict=True):
+            if found is not None and subjects[found[0]] > 1:
+                merged.setdefault(found[0], set()).update(found[1])
+                continue
             compiled = self.expr(operand)
             if compiled is True:
                 return True
             if compiled is not False:
                 parts.append(compiled)
+        for subject, strings in merged.items():
+            parts.append(self.string_pred(subject, frozenset(strings).__contains__))
         return _chain_or(parts)
+
+    def string_equality(self, e: n.Expr) -> tuple[n.Operand, tuple[str, ...]] | None:
+        """(subject, strings) when `e` holds exactly when the subject equals one of them."""
+        if isinstance(e, n.Compare) and e.op == "==" and isinstance(e.right, n.Literal_) \
+                and type(e.right.value) is str:
+            subject, strings = e.left, (e.right.value,)  # type: tuple[n.Operand, tuple[str, ...]]
+        elif isinstance(e, n.InTest) and not e.negated and not isinstance(e.right, n.Call):
+            items = self.resolve_list(e.right)
+            if items is None:
+                return None
+            values = items.values()
+            if not values or not all(type(v) is str for v in values):
+                return None
+            subject, strings = e.left, tuple(str(v) for v in values)
+        else:
+            return None
+        found = self.string_subject(subject)
+        if found is None or found[0].anchor == "rule":
+            return None
+        return subject, strings
 
     def _quantifier(self, e: n.Quantifier) -> Compiled:
         elements = self.elements(e.path)

@@ -25,6 +25,7 @@ from lark.tree import Meta
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .gcpause import gc_paused
+from .parser_cache import parser_cache
 
 SYNTAX_ERROR = "CTR001"
 DUPLICATE_PROPERTY = "CTR003"
@@ -79,6 +80,7 @@ def _lark() -> Lark:
     grammar = resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
     return Lark(
         grammar,
+        cache=parser_cache(grammar),  # the built tables, so a cold start need not rebuild them
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,

@@ -31,6 +31,7 @@ from .compiler import (
     required_event_names,
 )
 from .diagnostics import Diagnostic, RuleSetError
+from .index import Indexed, decode_paths, index_candidates, necessary
 from .templates import parse_template
 from .values import MISSING, Fanout, expand, make_walker
 
@@ -88,6 +89,7 @@ class _Rule:
     group_key: Callable[[Mapping[str, Any]], tuple[str, ...]]
     ignores: tuple[_Ignore, ...] = ()
     order: int = 0
+    needs: Any = None  # the field index's necessary condition (ctrules.index), or None
 
 
 @dataclass
@@ -107,7 +109,8 @@ class _Route:
 class RuleSet:
     """A compiled, immutable rule set. Build it with `ctrules.load_rules`."""
 
-    def __init__(self, files: Sequence[n.RuleFile], today: dt.date | None = None):
+    def __init__(self, files: Sequence[n.RuleFile], today: dt.date | None = None,
+                 use_index: bool = True):
         lists: dict[str, n.ListLit] = {}
         macros: dict[str, n.MacroDecl] = {}
         rules: list[n.RuleDecl] = []
@@ -145,9 +148,15 @@ class RuleSet:
                 continue
             self._rules.append(self._compile_rule(decl, len(self._rules)))
         self._by_name = {r.info.name: r for r in self._rules}
+        # The field index (ctrules.index): off only to test that it changes nothing.
+        self._use_index = use_index
+        self._regex_sets: dict[tuple[str, ...], Any] = {}
+        for rule in self._rules:
+            if use_index and rule.decl.when is not None:
+                rule.needs = necessary(self.scope.bind(rule.decl.when), lists, macros)
         # Stateful rules alert on what events add up to, not per event: `ctrules.stateful`.
         self._enabled = tuple(r for r in self._rules if r.info.enabled and not r.decl.stateful)
-        self._dispatch: dict[tuple[Any, Any], Candidates | _SecondLevel] = {}
+        self._dispatch: dict[tuple[Any, Any], Candidates | Indexed | _SecondLevel] = {}
         self._explained: dict[tuple[str, int], Any] = {}  # RuleSet.why's compiled clauses
         # Rules indexed by the eventNames they require, so a new dispatch key only specialises
         # the rules that can match its name.
@@ -194,28 +203,14 @@ class RuleSet:
         """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
-        get = record.get
-        # The dispatch lookup, inline: this is the per-event hot path. Most events stop at the
-        # first level (no rule can match their eventSource/eventName); the rest look up the
-        # second level on errorCode and userIdentity.type where a candidate rule cares.
-        try:
-            found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
-        except (KeyError, TypeError):
-            found = self._by_source_and_name(record)
-        if type(found) is _SecondLevel:
-            table = found
-            identity = get("userIdentity")
-            try:
-                found = table[(get("errorCode", MISSING),
-                               identity.get("type", MISSING) if type(identity) is dict
-                               else MISSING if identity is None else _NOT_A_DICT)]
-            except (KeyError, TypeError):
-                found = self._by_all_fields(table, record)
+        found = self._lookup(record)
+        if type(found) is Indexed:
+            found = found.select(record)
         if not found:
             return []
         alerts: list[Alert] = []
         ignore_results: dict[str, bool] | None = None  # made on the first hit: most events miss
-        for rule, pred in found:
+        for rule, pred in found:  # type: ignore[union-attr]  # Indexed was resolved above
             try:
                 hit = pred(record, record)
             except Exception:  # evaluating never raises; a crash here is our bug, so say so
@@ -227,7 +222,41 @@ class RuleSet:
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
 
-    def _by_source_and_name(self, record: dict[str, Any]) -> Candidates | _SecondLevel:
+    def may_match(self, record: dict[str, Any]) -> bool:
+        """Whether any enabled rule is a candidate for `record`: the dispatch and index stages
+        of `evaluate` only, reading only the fields `decode_fields` names (so a record holding
+        just those fields gets the same answer as the whole record)."""
+        found = self._lookup(record)
+        if type(found) is Indexed:
+            return bool(found.select(record))
+        return bool(found)
+
+    def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
+        """The dispatch stages: the per-event hot path. Most events stop at the first level (no
+        rule can match their eventSource/eventName); the rest look up the second level on
+        errorCode and userIdentity.type where a candidate rule cares."""
+        get = record.get
+        try:
+            found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
+        except (KeyError, TypeError):
+            found = self._by_source_and_name(record)
+        if type(found) is _SecondLevel:
+            table = found
+            identity = get("userIdentity")
+            try:
+                return table[(get("errorCode", MISSING),
+                              identity.get("type", MISSING) if type(identity) is dict
+                              else MISSING if identity is None else _NOT_A_DICT)]
+            except (KeyError, TypeError):
+                return self._by_all_fields(table, record)
+        return found  # type: ignore[return-value]  # a _SecondLevel was resolved above
+
+    def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
+        """The paths of a record that `may_match` reads (ctrules.sources.lazy decodes only
+        these to decide whether a record needs decoding at all)."""
+        return frozenset([*DISPATCH_PATHS, *decode_paths(r.needs for r in self._enabled)])
+
+    def _by_source_and_name(self, record: dict[str, Any]) -> Candidates | Indexed | _SecondLevel:
         """First level: the rules that can match this (eventSource, eventName). When none of
         them has conditions on the other dispatch fields, that is the answer; otherwise a
         second-level table, filled per (errorCode, userIdentity.type) by `_by_all_fields`."""
@@ -241,19 +270,26 @@ class RuleSet:
                                      by_name=True)
             if any(rule.uses_more_fields for rule, _ in found):
                 found = _SecondLevel(tuple(rule for rule, _ in found))
+            else:
+                found = self._indexed(found)
             if len(self._dispatch) >= _DISPATCH_CACHE_LIMIT:
                 self._dispatch.clear()
             self._dispatch[(source, name)] = found
         return found
 
-    def _by_all_fields(self, table: _SecondLevel, record: dict[str, Any]) -> Candidates:
+    def _by_all_fields(self, table: _SecondLevel, record: dict[str, Any]) -> Candidates | Indexed:
         key = _dispatch_key(record)
         if key is None:
             return tuple((r, r.pred) for r in table.rules)
-        found = self._specialise(table.rules, _probe(key), by_name=False)
+        found = self._indexed(self._specialise(table.rules, _probe(key), by_name=False))
         if len(table) < _DISPATCH_CACHE_LIMIT:
             table[key[2:]] = found
         return found
+
+    def _indexed(self, found: Candidates) -> Candidates | Indexed:
+        if not self._use_index:
+            return found
+        return index_candidates(found, [rule.needs for rule, _ in found], self._regex_sets)
 
     def _named(self, name: Any) -> list[_Rule]:
         named = self._by_event_name.get(name, ()) if type(name) is str else ()
@@ -270,7 +306,9 @@ class RuleSet:
 
     def _candidates(self, record: dict[str, Any]) -> Candidates:
         found = self._by_source_and_name(record)
-        return self._by_all_fields(found, record) if isinstance(found, _SecondLevel) else found
+        if isinstance(found, _SecondLevel):
+            found = self._by_all_fields(found, record)
+        return found.select(record) if isinstance(found, Indexed) else found
 
     def _alert(self, rule: _Rule, record: dict[str, Any], memo: dict[str, bool]) -> Alert:
         fired = []
@@ -393,7 +431,7 @@ _NOT_A_DICT: list[Any] = []  # unhashable: a key holding it goes the slow way
 Candidates = tuple[tuple[_Rule, Pred], ...]
 
 
-class _SecondLevel(dict[tuple[Any, Any], Candidates]):
+class _SecondLevel(dict[tuple[Any, Any], "Candidates | Indexed"]):
     """Dispatch entries of one (eventSource, eventName), by (errorCode, userIdentity.type)."""
 
     def __init__(self, rules: tuple[_Rule, ...]):
@@ -538,7 +576,7 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     from .checks import check_sources, load_sources
 
     paths = [path] if isinstance(path, (str, FsPath)) else list(path)
-    files, diagnostics = check_sources(load_sources(paths))
+    files, diagnostics = check_sources(load_sources(paths), catalog=False)
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)

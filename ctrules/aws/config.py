@@ -17,123 +17,160 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..delivery.settings import SLACK_ENVIRONMENT, EnvVar
+
 
 class ConfigError(ValueError):
     """An environment variable has a value the runtime cannot use."""
 
 
-@dataclass(frozen=True)
-class EnvVar:
-    default: str
-    description: str
-    secret: bool = False  # may be a secret reference; never logged
-
-
-ENVIRONMENT: dict[str, EnvVar] = {
+_RUNTIME_ENVIRONMENT: tuple[EnvVar, ...] = (
     # -- rules --------------------------------------------------------------------------------
-    "CTRULES_RULES": EnvVar(
+    EnvVar(
+        "CTRULES_RULES",
         "default",
-        "Rule set to load once per container. `default`: the pack bundled with the package. "
-        "A local path: a .ctr file or a directory of .ctr files (relative paths are relative to "
+        False,
+        "Rule set to load once per container. `default`: the pack bundled with the package. A "
+        "local path: a .ctr file or a directory of .ctr files (relative paths are relative to "
         "the working directory, /var/task in Lambda). `s3://bucket/key.ctr` or "
         "`s3://bucket/prefix/`: one object, or every .ctr object under the prefix. A rule set "
         "with errors fails the cold start with its `ctrules check` diagnostics in the log.",
     ),
     # -- delivery: the CTRULES_SLACK_* variables are read by ctrules.delivery.build_sink and
     # merged into this table below (see SLACK_ENVIRONMENT in ctrules/delivery/factory.py).
-    "CTRULES_DESTINATIONS": EnvVar(
+    EnvVar(
+        "CTRULES_DESTINATIONS",
         "",
+        True,
         "Alias of CTRULES_SLACK_DESTINATIONS (used when that is not set); prefer the latter.",
-        secret=True,
     ),
-    "CTRULES_THREAD_TABLE": EnvVar(
+    EnvVar(
+        "CTRULES_THREAD_TABLE",
         "",
+        False,
         "Alias of CTRULES_SLACK_THREAD_TABLE (used when that is not set); prefer the latter.",
     ),
     # -- stateful rules (ctrules.stateful) ----------------------------------------------------
-    "CTRULES_STATE_TABLE": EnvVar(
+    EnvVar(
+        "CTRULES_STATE_TABLE",
         "",
-        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) holding "
-        "the state of stateful rules (count, distinct, first_seen, sequence) across invocations "
-        "and workers. Empty: state is kept in memory, per container (a rule set with stateful "
-        "rules then logs a warning: counts are not shared between concurrent invocations).",
+        False,
+        "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) "
+        "holding the state of stateful rules (count, distinct, first_seen, sequence) across "
+        "invocations and workers. Empty: state is kept in memory, per container (a rule set "
+        "with stateful rules then logs a warning: counts are not shared between concurrent "
+        "invocations).",
     ),
     # -- duplicates -----------------------------------------------------------------------------
-    "CTRULES_DEDUP_TABLE": EnvVar(
+    EnvVar(
+        "CTRULES_DEDUP_TABLE",
         "",
+        False,
         "DynamoDB table (partition key `pk`, string; TTL attribute `expires_at` enabled) that "
         "makes delivery once-only per (rule, eventID) across retries, workers and kills, by a "
         "conditional put. Empty: no deduplication (a retried file may alert twice).",
     ),
-    "CTRULES_DEDUP_TTL_SECONDS": EnvVar(
+    EnvVar(
+        "CTRULES_DEDUP_TTL_SECONDS",
         "1209600",
+        False,
         "How long a (rule, eventID) claim is kept in the dedup table. Default 14 days: longer "
         "than SQS's maximum retention, so every redelivery is covered.",
     ),
-    "CTRULES_DEDUP_LEASE_SECONDS": EnvVar(
+    EnvVar(
+        "CTRULES_DEDUP_LEASE_SECONDS",
         "300",
+        False,
         "How long a worker's claim on a (rule, eventID) stays exclusive while it delivers. A "
         "worker that dies mid-delivery holds the claim this long; the retried message is then "
         "delivered by the next worker (never dropped as a duplicate).",
     ),
     # -- sources --------------------------------------------------------------------------------
-    "CTRULES_S3_KEY_SUFFIXES": EnvVar(
+    EnvVar(
+        "CTRULES_S3_KEY_SUFFIXES",
         ".json.gz,.json",
+        False,
         "Comma-separated key suffixes treated as CloudTrail log files. Other keys, and "
         "CloudTrail digest files (`/CloudTrail-Digest/`) always, are skipped and counted.",
     ),
     # -- observability --------------------------------------------------------------------------
-    "CTRULES_LOG_LEVEL": EnvVar(
+    EnvVar(
+        "CTRULES_LOG_LEVEL",
         "INFO",
-        "DEBUG, INFO, WARNING or ERROR. Logs are JSON lines on stderr (CloudWatch Logs in Lambda).",
+        False,
+        "DEBUG, INFO, WARNING or ERROR. Logs are JSON lines on stderr (CloudWatch Logs in "
+        "Lambda).",
     ),
-    "CTRULES_METRICS_NAMESPACE": EnvVar(
+    EnvVar(
+        "CTRULES_METRICS_NAMESPACE",
         "ctrules",
+        False,
         "CloudWatch namespace of the Embedded Metric Format lines written per invocation / "
         "batch (files, records, bad records, matched, ignored, alerts per rule, delivery "
         "failures, duplicates). Empty: no metric lines.",
     ),
-    "CTRULES_ACCESS_DENIED_METRICS": EnvVar(
+    EnvVar(
+        "CTRULES_ACCESS_DENIED_METRICS",
         "false",
+        False,
         "true: also write the fivexl module's metrics, TotalAccessDeniedEvents (every record "
         "whose errorCode starts with AccessDenied, alerting or not) and "
         "TotalIgnoredAccessDeniedEvents (those an ignore suppressed), in the namespace "
         "CloudTrailToSlack/AccessDeniedEvents with its `AccessDenied` dimension, so existing "
         "dashboards and alarms keep working. Needs CTRULES_METRICS_NAMESPACE non-empty.",
     ),
-    "CTRULES_SECRET_CACHE_SECONDS": EnvVar(
+    EnvVar(
+        "CTRULES_SECRET_CACHE_SECONDS",
         "900",
+        False,
         "How long a resolved secret reference is cached in the container before it is read "
         "again (so a rotated webhook is picked up without a redeploy). 0: for the container's "
         "lifetime.",
     ),
     # -- container workers (defaults for `ctrules consume ...` flags) -----------------------
-    "CTRULES_SQS_QUEUE_URL": EnvVar(
-        "", "Container worker: the queue `ctrules consume sqs` reads when --queue is not given."
+    EnvVar(
+        "CTRULES_SQS_QUEUE_URL",
+        "",
+        False,
+        "Container worker: the queue `ctrules consume sqs` reads when --queue is not given.",
     ),
-    "CTRULES_CONCURRENCY": EnvVar(
-        "4", "Container worker: messages (files) processed in parallel by one worker."
+    EnvVar(
+        "CTRULES_CONCURRENCY",
+        "4",
+        False,
+        "Container worker: messages (files) processed in parallel by one worker.",
     ),
-    "CTRULES_VISIBILITY_TIMEOUT": EnvVar(
+    EnvVar(
+        "CTRULES_VISIBILITY_TIMEOUT",
         "300",
+        False,
         "Container worker: seconds a received SQS message stays invisible; the worker extends "
         "it while a long file is still being processed.",
     ),
-    "CTRULES_KINESIS_STREAM": EnvVar(
+    EnvVar(
+        "CTRULES_KINESIS_STREAM",
         "",
-        "Container worker: the stream `ctrules consume kinesis` reads when --stream is not given.",
+        False,
+        "Container worker: the stream `ctrules consume kinesis` reads when --stream is not "
+        "given.",
     ),
-    "CTRULES_CHECKPOINT_TABLE": EnvVar(
+    EnvVar(
+        "CTRULES_CHECKPOINT_TABLE",
         "",
+        False,
         "Container worker: DynamoDB table (partition key `pk`, string) holding the Kinesis "
         "worker's per-shard checkpoints so a restart resumes where it stopped.",
     ),
-    "CTRULES_CHECKPOINT_FILE": EnvVar(
+    EnvVar(
+        "CTRULES_CHECKPOINT_FILE",
         "",
-        "Container worker: local JSON file for Kinesis checkpoints when no table is set (put it "
-        "on a persistent volume). Neither set: start at LATEST on every start.",
+        False,
+        "Container worker: local JSON file for Kinesis checkpoints when no table is set (put it"
+        " on a persistent volume). Neither set: start at LATEST on every start.",
     ),
-}
+)
+
+ENVIRONMENT: dict[str, EnvVar] = {var.name: var for var in _RUNTIME_ENVIRONMENT}
 
 
 # Delivery's own knobs, documented where they are read and listed here so that this one table
@@ -142,12 +179,8 @@ ALIASES = {
     "CTRULES_DESTINATIONS": "CTRULES_SLACK_DESTINATIONS",
     "CTRULES_THREAD_TABLE": "CTRULES_SLACK_THREAD_TABLE",
 }
-try:
-    from ..delivery.factory import SLACK_ENVIRONMENT as _SLACK
-except ImportError:  # delivery not installed in this build: nothing to merge
-    _SLACK = ()
-for _var in _SLACK:
-    ENVIRONMENT.setdefault(_var.name, EnvVar(_var.default, _var.description, secret=_var.secret_ok))
+for _var in SLACK_ENVIRONMENT:
+    ENVIRONMENT.setdefault(_var.name, _var)
 
 
 def markdown_table() -> str:
@@ -160,7 +193,7 @@ def markdown_table() -> str:
     for name, var in ENVIRONMENT.items():
         default = f"`{var.default}`" if var.default else "—"
         meaning = " ".join(var.description.replace("|", "\\|").split())
-        rows.append(f"| `{name}` | {default} | {'yes' if var.secret else ''} | {meaning} |")
+        rows.append(f"| `{name}` | {default} | {'yes' if var.secret_ok else ''} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

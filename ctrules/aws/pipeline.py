@@ -16,11 +16,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..alerts import Alert
 from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
+from ..sources.lazy import AnyOf, supports
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
@@ -68,6 +69,10 @@ class Pipeline:
         self.key_suffixes = tuple(key_suffixes)
         self.chunk_alerts = chunk_alerts
         self.stateful = stateful  # stateful rules: decided per batch, in `Batch.finish`
+        # What the lazy reader must decode whole: records either rule set may match.
+        self.matcher: Any = ruleset
+        if stateful is not None and stateful.active and supports(ruleset):
+            self.matcher = AnyOf(cast(Any, ruleset), stateful.selector)
         # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
         # but deliver one chunk at a time.
         self._deliver_lock = threading.Lock()
@@ -117,7 +122,7 @@ class Batch:
         self.counters.add("Files")
         records = 0
         try:
-            for unit in iter_object(self.p.s3, obj):
+            for unit in iter_object(self.p.s3, obj, self.p.matcher):
                 if isinstance(unit, BadRecord):
                     self.bad(unit, item)
                 else:

@@ -53,11 +53,11 @@ CloudTrail catalog checks (`ctrules.checks.cloudtrail`)."""
 _CLOUDTRAIL_CHECKS = "ctrules.checks.cloudtrail"
 
 
-def _extra_checks() -> list[ExtraCheck]:
+def _extra_checks(catalog: bool = True) -> list[ExtraCheck]:
     checks = list(EXTRA_CHECKS)
     # The module is looked up by name so that a test can leave the catalog checks out; a
     # module that exists but fails to import is a bug that must surface.
-    if importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
+    if catalog and importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
         module = importlib.import_module(_CLOUDTRAIL_CHECKS)
         found = getattr(module, "cloudtrail_findings", None)
         if callable(found):
@@ -100,15 +100,17 @@ def load_sources(paths: Sequence[str | FsPath]) -> list[tuple[str, str]]:
 
 
 def check_sources(
-    sources: Sequence[tuple[str, str]], today: date | None = None
+    sources: Sequence[tuple[str, str]], today: date | None = None, catalog: bool = True
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
-    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted."""
+    """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted.
+    `catalog=False` leaves out the CloudTrail catalog checks (warnings only: a rule set loaded
+    to evaluate events, whose warnings nobody reads, need not pay for "did you mean")."""
     with gc_paused():
-        return _check_sources(sources, today)
+        return _check_sources(sources, today, catalog)
 
 
 def _check_sources(
-    sources: Sequence[tuple[str, str]], today: date | None
+    sources: Sequence[tuple[str, str]], today: date | None, catalog: bool
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     files: list[n.RuleFile] = []
     diagnostics: list[Diagnostic] = []
@@ -140,8 +142,10 @@ def _check_sources(
     # Extra checks walk expressions recursively, macros expanded; past the depth or size limit
     # (already an error) they could exhaust the stack or take exponential time, so such a rule
     # set gets only the built-in findings.
-    if not any(d.code == "CTR021" for d in diagnostics) and not checker.too_large:
-        for extra in _extra_checks():
+    # A literal past the size limit (CTR022 from the parser) is refused already too: the
+    # catalog's "did you mean" on a 5 MB eventName would take minutes.
+    if not any(d.code in ("CTR021", "CTR022") for d in diagnostics) and not checker.too_large:
+        for extra in _extra_checks(catalog):
             diagnostics.extend(extra(files))
     diagnostics.extend(stateful_findings(files))  # no recursion: safe past the depth limit
     return files, _sorted_unique(diagnostics)

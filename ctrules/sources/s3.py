@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .envelopes import S3Object
+from .lazy import iter_chunks, supports
 from .logfile import BadRecord, Record
 from .stream import iter_stream
 
@@ -51,12 +52,17 @@ def open_object(client: Any, obj: S3Object) -> Any:
     raise ObjectMissing(f"{obj.uri}: object does not exist")  # pragma: no cover
 
 
-def iter_object(client: Any, obj: S3Object) -> Iterator[Record | BadRecord]:
+def iter_object(client: Any, obj: S3Object, ruleset: Any = None) -> Iterator[Record | BadRecord]:
     """Yield the records of one log file. Raises ObjectMissing / ObjectUnreadable before the
-    first record if the object cannot be opened, ObjectUnreadable if the stream breaks."""
+    first record if the object cannot be opened, ObjectUnreadable if the stream breaks.
+    Given the rule set that will evaluate them, records no rule can match are decoded only
+    in part (`lazy.iter_chunks`)."""
     body = open_object(client, obj)
     try:
-        yield from iter_stream(_chunks(body, obj), obj.uri)
+        if ruleset is not None and supports(ruleset):
+            yield from iter_chunks(_chunks(body, obj), obj.uri, ruleset)
+        else:
+            yield from iter_stream(_chunks(body, obj), obj.uri)
     finally:
         body.close()
 

@@ -167,6 +167,11 @@ class StatefulEngine:
     def active(self) -> bool:
         return bool(self.specs)
 
+    @property
+    def selector(self) -> RuleSet:
+        """The rule set of the stateful rules' `when`s: what a lazy reader must decode whole."""
+        return self._select
+
     # ---- selecting ---------------------------------------------------------------------------
 
     def observe(self, event: Any) -> list[Observation]:

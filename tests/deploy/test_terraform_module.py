@@ -205,7 +205,7 @@ def test_secret_settings_carry_references_not_values() -> None:
     for name, expression in env.items():
         spec = ENVIRONMENT[name]
         if "secret_ref" in expression or "destination_values" in expression:
-            assert spec.secret, f"{name} receives a secret reference but is not secret-capable"
+            assert spec.secret_ok, f"{name} receives a secret reference but is not secret-capable"
 
 
 def test_the_function_environment_comes_only_from_that_table() -> None:

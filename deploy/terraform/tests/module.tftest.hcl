@@ -38,6 +38,7 @@ run "minimal" {
       CTRULES_SLACK_WEBHOOK_URL = "ssm:/ctrules/slack/default"
       CTRULES_DEDUP_TABLE       = "ctrules-dedup"
       CTRULES_DEDUP_TTL_SECONDS = "1209600"
+      CTRULES_STATE_TABLE       = "ctrules-state"
     })
     error_message = "env: ${jsonencode(aws_lambda_function.this.environment[0].variables)}"
   }
