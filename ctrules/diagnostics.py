@@ -66,9 +66,11 @@ def render_text(d: Diagnostic, source: str | None) -> str:
     """`file:line:col: CODE severity: message`, then the source line and a caret."""
     out = [f"{d.span.file}:{d.span.line}:{d.span.col}: {d.code} {d.severity}: {d.message}"]
     if source is not None:
-        lines = source.splitlines()
+        # Lines as the parser counts them: only "\n" ends one (str.splitlines also splits at
+        # a form feed, U+2028, U+0085... and would put the caret under the wrong line).
+        lines = source.split("\n")
         if 1 <= d.span.line <= len(lines):
-            text = lines[d.span.line - 1].expandtabs(1)
+            text = _printable(lines[d.span.line - 1].rstrip("\r").expandtabs(1))
             out.append("    " + text)
             width = 1
             if d.span.end_line == d.span.line and d.span.end_col > d.span.col:
@@ -77,6 +79,14 @@ def render_text(d: Diagnostic, source: str | None) -> str:
     if d.hint:
         out.append(f"    hint: {d.hint}")
     return "\n".join(out)
+
+
+def _printable(line: str) -> str:
+    """The line with each character a terminal would not print as itself (a form feed, a
+    bidirectional override that reorders the line) shown as U+FFFD, so columns still line up."""
+    if line.isprintable():
+        return line
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in line)
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from . import nodes as n
 from .compiler import Pred, Scope, compile_expr, condition_paths, reach
@@ -89,7 +89,7 @@ def explain_rule(rule: n.RuleDecl, scope: Scope, record: Any,
     if rule.when is None:
         return RuleTrace(rule.name, False, None, rule.enabled)
     root = _Explainer(scope, {} if cache is None else cache).trace(
-        rule.when, record, record)
+        scope.bind(rule.when), record, record)
     return RuleTrace(rule.name, root.result, root, rule.enabled)
 
 
@@ -115,34 +115,38 @@ class _Explainer:
 
     def trace(self, e: n.Expr, root: Any, cur: Any) -> Trace:
         text = self.text(e)
-        if isinstance(e, (n.And, n.Or)):
-            kind = "and" if isinstance(e, n.And) else "or"
-            children = [self.trace(o, root, cur) for o in e.operands]
-            return Trace(text, self.evaluate(e, root, cur), kind, children=children)
-        if isinstance(e, n.Not):
-            return Trace(text, self.evaluate(e, root, cur), "not",
-                         children=[self.trace(e.operand, root, cur)])
-        if isinstance(e, n.MacroRef) and e.name in self.scope.macros:
-            body = self.scope.macros[e.name].expr
-            return Trace(text, self.evaluate(e, root, cur), "macro",
-                         children=[self.trace(body, root, cur)])
-        if isinstance(e, n.Quantifier):
-            elements = [v for v in expand(self._reach(e.path, root, cur)) if v is not None]
-            children = []
-            for index, element in enumerate(elements[:_MAX_ELEMENTS]):
-                inner = self.trace(e.body, root, element)
-                label = f"element {index}: {_show(element)}"
-                children.append(Trace(label, inner.result, "element", children=[inner]))
-            result = self.evaluate(e, root, cur)
-            trace = Trace(text, result, e.kind, children=children)
-            trace.seen.append((self.text(e.path), f"{len(elements)} element(s)"))
-            return trace
-        trace = Trace(text, self.evaluate(e, root, cur), "condition")
-        for path in _paths(e, self.scope):
-            values = expand(self._reach(path, root, cur))
-            trace.seen.append((self.text(path), ", ".join(_show(v) for v in values[:5])
-                               + (", ..." if len(values) > 5 else "")))
-        return trace
+        match e:
+            case n.And() | n.Or():
+                kind = "and" if isinstance(e, n.And) else "or"
+                children = [self.trace(o, root, cur) for o in e.operands]
+                return Trace(text, self.evaluate(e, root, cur), kind, children=children)
+            case n.Not():
+                return Trace(text, self.evaluate(e, root, cur), "not",
+                             children=[self.trace(e.operand, root, cur)])
+            case n.MacroUse():
+                return Trace(text, self.evaluate(e, root, cur), "macro",
+                             children=[self.trace(e.body, root, cur)])
+            case n.Quantifier():
+                elements = [v for v in expand(self._reach(e.path, root, cur)) if v is not None]
+                children = []
+                for index, element in enumerate(elements[:_MAX_ELEMENTS]):
+                    inner = self.trace(e.body, root, element)
+                    label = f"element {index}: {_show(element)}"
+                    children.append(Trace(label, inner.result, "element", children=[inner]))
+                trace = Trace(text, self.evaluate(e, root, cur), e.kind, children=children)
+                trace.seen.append((self.text(e.path), f"{len(elements)} element(s)"))
+                return trace
+            case (n.Compare() | n.InTest() | n.StringTest() | n.Matches() | n.Glob() | n.Exists()
+                  | n.BoolConst() | n.MacroRef() | n.Path() | n.Literal_() | n.ListLit()
+                  | n.Call() | n.ListRef()):
+                trace = Trace(text, self.evaluate(e, root, cur), "condition")
+                for path in _paths(e, self.scope):
+                    values = expand(self._reach(path, root, cur))
+                    trace.seen.append((self.text(path), ", ".join(_show(v) for v in values[:5])
+                                       + (", ..." if len(values) > 5 else "")))
+                return trace
+            case _:
+                assert_never(e)
 
     def _reach(self, path: n.Path, root: Any, cur: Any) -> Any:
         return self._cached("reach", path, lambda: reach(path))(root, cur)

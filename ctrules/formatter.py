@@ -37,16 +37,23 @@ severity, a non-string tag) are refused (FormatRefusedError) rather than rewritt
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, assert_never
 
 from . import nodes as n
-from .parser import DUPLICATE_PROPERTY, INVALID_VALUE, CtrSyntaxError, parse
+from .diagnostics import Diagnostic
+from .parser import (
+    DUPLICATE_PROPERTY,
+    INVALID_VALUE,
+    TOO_DEEP,
+    TOO_LARGE,
+    CtrSyntaxError,
+    parse,
+)
 
 WIDTH = 88
 INDENT = 4
@@ -380,111 +387,14 @@ class _Comments:
         return self.dangling.get(key, [])
 
 
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)|(?P<raw>r"[^"\n]*")|(?P<str>"(?:\\.|[^"\\\n])*")
-    |(?P<qname>`[^`\n]+`)|(?P<num>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>==|!=|<=|>=|[<>={}\[\](),.:])|(?P<other>.)""",
-    re.X | re.S,
-)
-
-_PROPS: dict[type[Any], frozenset[str]] = {
-    n.RuleDecl: frozenset(
-        "when severity description summary tags enabled group_by example "
-        "count distinct first_seen sequence".split()
-    ),
-    n.IgnoreDecl: frozenset("when reason owner expires rules".split()),
-    n.RouteDecl: frozenset("when to".split()),
-}
-# After these tokens an operand (or a property's value) must follow, so a property keyword
-# there is a path segment or a value, not the start of the next property.
-_WANTS_OPERAND = frozenset(
-    "== != < <= > >= = . , ( [ and or not in contains startswith endswith matches glob "
-    "any all".split()
-)
-
-
-@dataclass(frozen=True)
-class _Tok:
-    text: str
-    start: int
-    end: int
-
-
-def _tokens(source: str) -> list[_Tok]:
-    out = []
-    for m in _TOKEN.finditer(source):
-        if m.lastgroup not in ("ws", "comment"):
-            out.append(_Tok(m.group(), m.start(), m.end()))
-    return out
-
-
-@dataclass(frozen=True)
-class _PropPos:
-    name: str
-    start: int
-    end: int
-
-
-def _scan_props(tokens: list[_Tok], token_starts: list[int], decl: n.Decl) -> list[_PropPos] | None:
-    """Where each property of a block declaration starts and ends in the source."""
-    span = decl.span
-    keywords = _PROPS.get(type(decl))
-    if span is None or keywords is None:
-        return None
-    lo = bisect.bisect_left(token_starts, span.start)
-    toks = tokens[lo : bisect.bisect_left(token_starts, span.end)]
-    try:
-        open_at = next(i for i, t in enumerate(toks) if t.text == "{")
-    except StopIteration:
-        return None
-    props: list[_PropPos] = []
-    depth = 1
-    starts: list[tuple[str, int, int]] = []  # (name, token index, offset)
-    value_next = False
-    last_index = open_at
-    for i in range(open_at + 1, len(toks)):
-        t = toks[i]
-        if t.text in "{[(" and len(t.text) == 1:
-            depth += 1
-        elif t.text in "}])" and len(t.text) == 1:
-            depth -= 1
-            if depth == 0:
-                last_index = i
-                break
-        if (
-            depth == 1
-            and t.text in keywords
-            and not value_next
-            and toks[i - 1].text not in _WANTS_OPERAND
-            and (i + 1 >= len(toks) or toks[i + 1].text not in (".", "("))
-        ):
-            starts.append((t.text, i, t.start))
-            value_next = True
-            continue
-        value_next = False
-    else:
-        last_index = len(toks)
-    for k, (name, _index, start) in enumerate(starts):
-        stop = starts[k + 1][1] if k + 1 < len(starts) else last_index
-        props.append(_PropPos(name, start, toks[stop - 1].end))
-    return props
-
-
 class _Attacher:
     """Builds the slot tree of a file and hands every comment to a slot."""
 
-    def __init__(self, rule_file: n.RuleFile, source: str | None):
-        self.source = source
-        self.line_starts = [0]
-        if source is not None:
-            self.line_starts += [m.end() for m in re.finditer("\n", source)]
+    def __init__(self, rule_file: n.RuleFile):
         self.given: dict[int, set[str]] = {}
         self.prop_key: dict[tuple[int, str], int] = {}
         self._synthetic = -1
-        end = len(source) if source is not None else 1 << 62
-        self.root = _Slot(0, 0, end, 1, 1 << 30, can_lead=False, dangling_ok=True)
-        self.tokens = _tokens(source) if source is not None else []
-        self.token_starts = [t.start for t in self.tokens]
+        self.root = _Slot(0, 0, 1 << 62, 1, 1 << 30, can_lead=False, dangling_ok=True)
         for decl in rule_file.decls:
             self._decl(decl)
         self.by_end_line: dict[int, list[_Slot]] = {}
@@ -492,16 +402,6 @@ class _Attacher:
             self.by_end_line.setdefault(slot.end_line, []).append(slot)
 
     # ---- slot tree ----
-    def _line_of(self, offset: int) -> int:
-        lo, hi = 0, len(self.line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1
-
     def _slot(self, key: int, span: n.Span | None, **kw: Any) -> _Slot | None:
         if span is None or span.end < span.start:
             return None
@@ -525,16 +425,14 @@ class _Attacher:
             self._props(slot, decl)
 
     def _props(self, slot: _Slot, decl: n.RuleDecl | n.IgnoreDecl | n.RouteDecl) -> None:
-        positions = (
-            _scan_props(self.tokens, self.token_starts, decl) if self.source is not None else None
-        )
+        positions: tuple[n.PropSpan, ...] | None = decl.props or None
         examples = decl.examples if isinstance(decl, n.RuleDecl) else ()
         if positions is not None:
             names = [p.name for p in positions]
             if names.count("example") != len(examples):
                 positions = None
         if positions is None:
-            # Without the source, anchor the properties we know the position of.
+            # Built by a program, not parsed: anchor the properties we know the position of.
             for example in examples:
                 child = self._slot(id(example), example.span)
                 if child is not None:
@@ -558,16 +456,14 @@ class _Attacher:
                 seen.add(pos.name)
                 key = self._key(decl, pos.name)
             child = slot.add(
-                _Slot(
-                    key,
-                    pos.start,
-                    pos.end,
-                    self._line_of(pos.start),
-                    self._line_of(max(pos.start, pos.end - 1)),
-                )
+                _Slot(key, pos.span.start, pos.span.end, pos.span.line, pos.span.end_line)
             )
             if pos.name == "when" and decl.when is not None:
                 self._expr_children(child, decl.when)
+            elif (isinstance(decl, n.RuleDecl) and decl.stateful is not None
+                    and pos.name == decl.stateful.kind):
+                for step in decl.stateful.steps:  # a sequence's conditions hold comments too
+                    self._expr_children(child, step)
 
     def _key(self, decl: n.Decl, prop: str) -> int:
         k = (id(decl), prop)
@@ -595,8 +491,8 @@ class _Attacher:
                 self._dangle(self.root, c.text, out)
                 continue
             p, line = c.span.start, c.span.line
-            if self._own_line(c.span):
-                self._place_leading(self.root, p, c.text, self._blank_after(line), out)
+            if self._own_line(c):
+                self._place_leading(self.root, p, c.text, c.blank_after, out)
                 continue
             target = self._trailing_target(p, line)
             if target is not None:
@@ -610,19 +506,14 @@ class _Attacher:
                 self._place_leading(self.root, p, c.text, False, out)
         return out
 
-    def _own_line(self, span: n.Span) -> bool:
-        if self.source is None:
-            return span.col == 1 or not any(
-                s.end <= span.start for s in self.by_end_line.get(span.line, ())
-            )
-        return self.source[self.line_starts[span.line - 1] : span.start].strip() == ""
-
-    def _blank_after(self, line: int) -> bool:
-        if self.source is None or line >= len(self.line_starts):
-            return False
-        start = self.line_starts[line]
-        stop = self.line_starts[line + 1] if line + 1 < len(self.line_starts) else len(self.source)
-        return self.source[start:stop].strip() == ""
+    def _own_line(self, comment: n.Comment) -> bool:
+        if comment.own_line is not None:
+            return comment.own_line
+        span = comment.span  # a comment made by a program: guess from the nodes around it
+        assert span is not None
+        return span.col == 1 or not any(
+            s.end <= span.start for s in self.by_end_line.get(span.line, ())
+        )
 
     def _walk(self, slot: _Slot) -> list[_Slot]:
         out = []
@@ -687,6 +578,8 @@ _EXPR_TYPES = (
     n.Glob,
     n.Exists,
     n.MacroRef,
+    n.MacroUse,
+    n.ListRef,
     n.BoolConst,
     n.Not,
     n.And,
@@ -725,33 +618,37 @@ class _Printer:
 
     # ---- expressions ----
     def expr(self, e: n.Expr, top: bool = False) -> Doc:
-        if isinstance(e, (n.And, n.Or)):
-            return self._chain(e, top)
-        if isinstance(e, n.Not):
-            return ["not ", self._wrapped(e.operand, isinstance(e.operand, (n.And, n.Or)))]
-        if isinstance(e, n.Quantifier):
-            # The body goes on its own indented lines when it does not fit: quantified paths
-            # are long, and aligning the body after them would push it off the page.
-            body = Group(["(", Nest(INDENT, [SOFT, self.expr(e.body)]), SOFT, ")"])
-            return [e.kind, " ", path(e.path), " ", body]
-        if isinstance(e, n.Compare):
-            return [self.operand(e.left), f" {e.op} ", self._compare_right(e)]
-        if isinstance(e, n.InTest):
-            op = " not in " if e.negated else " in "
-            return [self.operand(e.left), op, self.operand(e.right)]
-        if isinstance(e, n.StringTest):
-            return [self.operand(e.left), f" {e.op} ", self.operand(e.right)]
-        if isinstance(e, n.Matches):
-            return [self.operand(e.left), " matches ", self.operand(e.pattern)]
-        if isinstance(e, n.Glob):
-            return [self.operand(e.left), " glob ", self.operand(e.pattern)]
-        if isinstance(e, n.Exists):
-            return [path(e.path), " exists"]
-        if isinstance(e, n.MacroRef):
-            return e.name
-        if isinstance(e, n.BoolConst):
-            return "true" if e.value else "false"
-        return self.operand(e)
+        match e:
+            case n.And() | n.Or():
+                return self._chain(e, top)
+            case n.Not():
+                return ["not ", self._wrapped(e.operand, isinstance(e.operand, (n.And, n.Or)))]
+            case n.Quantifier():
+                # The body goes on its own indented lines when it does not fit: quantified
+                # paths are long, and aligning the body after them would push it off the page.
+                body = Group(["(", Nest(INDENT, [SOFT, self.expr(e.body)]), SOFT, ")"])
+                return [e.kind, " ", path(e.path), " ", body]
+            case n.Compare():
+                return [self.operand(e.left), f" {e.op} ", self._compare_right(e)]
+            case n.InTest():
+                op = " not in " if e.negated else " in "
+                return [self.operand(e.left), op, self.operand(e.right)]
+            case n.StringTest():
+                return [self.operand(e.left), f" {e.op} ", self.operand(e.right)]
+            case n.Matches():
+                return [self.operand(e.left), " matches ", self.operand(e.pattern)]
+            case n.Glob():
+                return [self.operand(e.left), " glob ", self.operand(e.pattern)]
+            case n.Exists():
+                return [path(e.path), " exists"]
+            case n.MacroRef() | n.MacroUse():  # a bound macro prints as its name
+                return e.name
+            case n.BoolConst():
+                return "true" if e.value else "false"
+            case n.Path() | n.Literal_() | n.ListLit() | n.Call() | n.ListRef():
+                return self.operand(e)
+            case _:
+                assert_never(e)
 
     def _wrapped(self, e: n.Expr, parens: bool) -> Doc:
         if not parens:
@@ -798,6 +695,8 @@ class _Printer:
     def operand(self, o: n.Expr) -> Doc:
         if isinstance(o, n.Path):
             return path(o)
+        if isinstance(o, n.ListRef):
+            return o.name
         if isinstance(o, n.Literal_):
             return scalar(o.value, o.raw)
         if isinstance(o, n.ListLit):
@@ -992,9 +891,10 @@ class _Printer:
 
 
 def format_file(rule_file: n.RuleFile, source: str | None = None) -> str:
-    """Print a parsed file canonically. `source` (the text it was parsed from) lets comments be
-    placed exactly and keeps properties that were written out with their default value."""
-    attacher = _Attacher(rule_file, source)
+    """Print a file canonically. A parsed file's nodes carry what the layout needs (where each
+    property and comment was, properties written out with their default value); `source` is
+    accepted for compatibility and not read."""
+    attacher = _Attacher(rule_file)
     comments = attacher.attach(rule_file.comments)
     text = render(_Printer(comments, attacher).file(rule_file))
     return text + "\n" if text else ""
@@ -1018,4 +918,15 @@ def format_text(text: str, filename: str = "<string>") -> str:
     for diagnostic in result.diagnostics:
         if diagnostic.code in _LOSSY:
             raise FormatRefusedError(diagnostic)
-    return format_file(result.file, text)
+        if diagnostic.code == TOO_LARGE:  # bounded work: `check` refuses the file anyway
+            raise CtrSyntaxError(diagnostic)
+    try:
+        return format_file(result.file)
+    except RecursionError:
+        # Printing recurses over the expression; a file nested hundreds of levels deep (which
+        # `check` refuses as CTR021 anyway) is reported, not crashed on.
+        first = text.split("\n", 1)[0]
+        span = n.Span(filename, 1, 1, 1, 1 + min(len(first), 1))
+        raise CtrSyntaxError(Diagnostic(
+            TOO_DEEP, "error", "the file nests too deeply to format", span,
+            "split deeply nested conditions into macros")) from None

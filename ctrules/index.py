@@ -104,7 +104,9 @@ def _segments(cond: Cond) -> list[tuple[str | int, ...]]:
 
 def necessary(expr: n.Expr, lists: Any, macros: Any) -> Cond | None:
     """A condition that holds on every event `expr` matches and that the index can look up,
-    or None. `lists`/`macros` are the rule set's declared lists and macros (by name)."""
+    or None. `expr` may be parsed or bound (ctrules.binding: `MacroUse`, `ListRef`);
+    `lists`/`macros` are the rule set's declared lists and macros (by name), which a parsed
+    tree's names refer to."""
     try:
         cond = _Analysis(lists, macros).expr(expr, ())
     except RecursionError:
@@ -118,10 +120,18 @@ class _Analysis:
     def __init__(self, lists: Any, macros: Any):
         self.lists = lists
         self.macros = macros
+        # A bound macro body is one object shared by every use (ctrules.binding); its
+        # condition is worked out once, so `m0 = m1 and m1`, ... stays linear.
+        self.bodies: dict[int, Cond | None] = {}
 
     def expr(self, e: Any, expanding: tuple[str, ...]) -> Cond | None:
         kind = type(e)
-        if kind is n.MacroRef:
+        if kind is n.MacroUse:  # the bound tree: index through the macro's body
+            body = id(e.body)
+            if body not in self.bodies:
+                self.bodies[body] = self.expr(e.body, expanding)
+            return self.bodies[body]
+        if kind is n.MacroRef:  # unbound: a parsed tree, or a macro that does not exist
             macro = self.macros.get(e.name)
             if macro is None or e.name in expanding:
                 return None
@@ -175,6 +185,8 @@ class _Analysis:
         items: Any = None
         if type(operand) is n.ListLit:
             items = operand
+        elif type(operand) is n.ListRef:  # the bound tree: a declared list, resolved
+            items = operand.items
         elif (type(operand) is n.Path and operand.anchor == "rel" and len(operand.segments) == 1
               and operand.segments[0] in self.lists):
             items = self.lists[operand.segments[0]]

@@ -10,7 +10,7 @@ that is what the formatter's round-trip law `parse(fmt(x)) == parse(x)` relies o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, assert_never
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -46,6 +46,11 @@ def _span() -> Any:
     return field(default=None, compare=False, hash=False, repr=False)
 
 
+def _written(default: Any) -> Any:
+    """How something was written (not what it means): kept for tools, ignored by equality."""
+    return field(default=default, compare=False, hash=False, repr=False)
+
+
 Scalar = Union[str, int, float, bool, None]
 Value = Union[Scalar, tuple["Value", ...]]
 
@@ -63,9 +68,20 @@ class Path:
     segments: tuple[str | int, ...]
     anchor: Anchor = "rel"
     span: Span | None = _span()
+    written_it: bool = _written(False)
+    """Written with an `it.` prefix (`it.x` means the same path as `x`)."""
+    quoted: tuple[bool, ...] = _written(())
+    """Per segment, whether it was written in backticks (empty when not parsed from text)."""
 
     def dotted(self) -> str:
         return ".".join(str(s) for s in self.segments)
+
+    def is_bare_name(self) -> bool:
+        """A one-segment path written as a plain name (`x`, not `` `x` ``, `it.x`, `event.x`):
+        what can name a macro or a declared list."""
+        return (self.anchor == "rel" and len(self.segments) == 1
+                and isinstance(self.segments[0], str) and not self.written_it
+                and not (self.quoted and self.quoted[0]))
 
 
 @dataclass(frozen=True)
@@ -188,11 +204,62 @@ class Quantifier:
     span: Span | None = _span()
 
 
-Operand = Union[Path, Literal_, ListLit, Call]
+# ---- bound nodes: what `ctrules.binding` puts where a name was ------------------------------
+
+
+@dataclass(frozen=True)
+class MacroUse:
+    """A use of a macro, bound to its declaration's (bound) body. The body is shared by every use
+    of the macro, so a bound tree is a DAG as small as the text; equality is by name, which is
+    what the text says."""
+
+    name: str
+    body: Expr = field(compare=False, hash=False, repr=False)
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class ListRef:
+    """A declared list's name on the right of a comparison, bound to the list's items."""
+
+    name: str
+    items: ListLit = field(compare=False, hash=False, repr=False)
+    span: Span | None = _span()
+
+
+Operand = Union[Path, Literal_, ListLit, Call, ListRef]
 Condition = Union[Compare, InTest, StringTest, Matches, Glob, Exists]
 Expr = Union[
-    Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call
+    Condition, MacroRef, BoolConst, Not, And, Or, Quantifier, Path, Literal_, ListLit, Call,
+    MacroUse, ListRef,
 ]
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions and operands of a node, in written order: the one place that knows
+    the shape of every node. List items and `matches`/`glob` patterns are values, not children,
+    and a macro reference's body belongs to its declaration (a bound MacroUse's is its child)."""
+    match e:
+        case And() | Or():
+            return e.operands
+        case MacroUse():
+            return (e.body,)
+        case Not():
+            return (e.operand,)
+        case Compare() | InTest() | StringTest():
+            return (e.left, e.right)
+        case Matches() | Glob():
+            return (e.left,)
+        case Exists():
+            return (e.path,)
+        case Call():
+            return e.args
+        case Quantifier():
+            return (e.path, e.body)
+        case MacroRef() | BoolConst() | Path() | Literal_() | ListLit() | ListRef():
+            return ()
+        case _:
+            assert_never(e)
 
 
 # ---- declarations -----------------------------------------------------------------------
@@ -209,10 +276,20 @@ class Example:
 
 
 @dataclass(frozen=True)
+class PropSpan:
+    """Where one property of a block was written: its keyword, and the whole property."""
+
+    name: str
+    keyword: Span
+    span: Span
+
+
+@dataclass(frozen=True)
 class ListDecl:
     name: str
     items: ListLit
     span: Span | None = _span()
+    name_span: Span | None = _span()
 
 
 @dataclass(frozen=True)
@@ -220,6 +297,7 @@ class MacroDecl:
     name: str
     expr: Expr
     span: Span | None = _span()
+    name_span: Span | None = _span()
 
 
 @dataclass(frozen=True)
@@ -275,6 +353,9 @@ class RuleDecl:
     span: Span | None = _span()
     severity_given: bool = field(default=False, compare=False)
     stateful: Stateful | None = None
+    name_span: Span | None = _span()
+    props: tuple[PropSpan, ...] = _written(())
+    """Every property as written, in order (empty when the node was not parsed from text)."""
 
 
 @dataclass(frozen=True)
@@ -287,6 +368,8 @@ class IgnoreDecl:
     rules: tuple[str, ...] | None = None
     span: Span | None = _span()
     rule_spans: tuple[Span | None, ...] = field(default=(), compare=False, hash=False, repr=False)
+    name_span: Span | None = _span()
+    props: tuple[PropSpan, ...] = _written(())
 
 
 @dataclass(frozen=True)
@@ -296,6 +379,8 @@ class RouteDecl:
     to: tuple[str, ...] = ()
     to_is_list: bool = field(default=False, compare=False)
     span: Span | None = _span()
+    name_span: Span | None = _span()
+    props: tuple[PropSpan, ...] = _written(())
 
 
 Decl = Union[ListDecl, MacroDecl, RuleDecl, IgnoreDecl, RouteDecl]
@@ -305,6 +390,10 @@ Decl = Union[ListDecl, MacroDecl, RuleDecl, IgnoreDecl, RouteDecl]
 class Comment:
     text: str  # including the leading '#'
     span: Span | None = _span()
+    own_line: bool | None = _written(None)
+    """Only blanks before it on its line (None: not known, the node was not parsed from text)."""
+    blank_after: bool = _written(False)
+    """The line after it is blank."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import contextvars
 import functools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -23,6 +24,7 @@ from lark.tree import Meta
 
 from . import nodes as n
 from .diagnostics import Diagnostic
+from .gcpause import gc_paused
 from .parser_cache import parser_cache
 
 SYNTAX_ERROR = "CTR001"
@@ -33,6 +35,18 @@ INVALID_VALUE = "CTR006"
 UNKNOWN_FUNCTION = "CTR012"
 BAD_CALL = "CTR013"
 TOO_DEEP = "CTR021"
+TOO_LARGE = "CTR022"
+BIDI_CONTROL = "CTR023"
+
+MAX_STRING_CHARS = 65_536
+"""The longest string literal (rule, list or example): far beyond any real pattern or value,
+and well inside what RE2 and Slack accept."""
+MAX_NUMBER_CHARS = 1_000
+"""The longest number literal (Python refuses to convert integers of more than 4,300 digits)."""
+
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Characters that reorder how text is displayed ("Trojan Source"): in a comment or a string
+they can make a rule read differently from what it does."""
 
 
 class CtrSyntaxError(Exception):
@@ -78,18 +92,48 @@ def _lark() -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
     """Parse one file. Raises CtrSyntaxError when the text is not valid `.ctr`."""
+    if text.startswith("\ufeff"):
+        span = n.Span(filename, 1, 1, 1, 2, 0, 1)
+        raise CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error",
+                                        "the file starts with a byte-order mark (U+FEFF)", span,
+                                        "save the file as UTF-8 without a BOM"))
     comments: list[n.Comment] = []
-    tree = _run_lark(text, filename, "start", comments)
-    builder = _Builder(filename, text)
-    decls = _transform(builder, tree, text, filename)
+    with gc_paused():
+        tree = _run_lark(text, filename, "start", comments)
+        builder = _Builder(filename)
+        decls = _transform(builder, tree, text, filename)
     rule_file = n.RuleFile(path=filename, decls=tuple(decls), comments=tuple(comments))
-    return ParseResult(rule_file, builder.diagnostics)
+    return ParseResult(rule_file, [*_bidi_controls(text, filename), *builder.diagnostics])
+
+
+def _bidi_controls(text: str, filename: str) -> list[Diagnostic]:
+    out = []
+    for found in _BIDI.finditer(text):
+        line, col = line_col(text, found.start())
+        span = n.Span(filename, line, col, line, col + 1, found.start(), found.end())
+        out.append(Diagnostic(
+            BIDI_CONTROL, "error",
+            f"a bidirectional control character ({_describe_char(found.group())}) can make "
+            "the text display differently from what it means", span,
+            "delete it; write the character as a \\u escape inside a string if it is meant"))
+    return out
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of `offset`, counting lines as Lark does: only "\\n" ends one
+    (a form feed, U+2028 or U+0085 in a comment does not)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _describe_char(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
 
 
 def parse_path(text: str, filename: str = "<string>", line: int = 1, col: int = 1) -> n.Path:
     """Parse a field path as written in a template placeholder (`{userIdentity.arn}`)."""
     tree = _run_lark(text, filename, "path", None, line_offset=line - 1, col_offset=col - 1)
-    builder = _Builder(filename, text, line_offset=line - 1, col_offset=col - 1)
+    builder = _Builder(filename, line_offset=line - 1, col_offset=col - 1)
     path = _transform(builder, tree, text, filename)
     assert isinstance(path, n.Path)
     return path
@@ -111,8 +155,8 @@ def _transform(builder: _Builder, tree: Any, text: str, filename: str) -> Any:
 def _too_deep(text: str, filename: str) -> CtrSyntaxError:
     # The grammar is LALR (no recursion) but building the tree is; a file nested hundreds of
     # levels deep is not a rule anyone means to write.
-    lines = text.splitlines() or [""]
-    span = n.Span(filename, 1, 1, 1, 1 + min(len(lines[0]), 1))
+    first = text.split("\n", 1)[0]
+    span = n.Span(filename, 1, 1, 1, 1 + min(len(first), 1))
     return CtrSyntaxError(Diagnostic(TOO_DEEP, "error", "expression nested too deeply", span,
                                      "split it with macros"))
 
@@ -139,8 +183,22 @@ def _run_lark(
         _COMMENT_SINK.reset(token)
     if comments is not None:
         for tok in collected:
-            comments.append(n.Comment(str(tok).rstrip(), _token_span(filename, tok)))
+            comments.append(_comment(text, filename, tok))
     return result
+
+
+def _comment(text: str, filename: str, tok: Token) -> n.Comment:
+    """A comment with the layout around it that the formatter keeps: whether it has a line of
+    its own, and whether a blank line follows."""
+    start = tok.start_pos or 0
+    line_start = text.rfind("\n", 0, start) + 1
+    next_line = text.find("\n", start)
+    blank_after = False
+    if next_line >= 0:
+        after = text.find("\n", next_line + 1)
+        blank_after = text[next_line + 1 : after if after >= 0 else len(text)].strip() == ""
+    return n.Comment(str(tok).rstrip(), _token_span(filename, tok),
+                     own_line=text[line_start:start].strip() == "", blank_after=blank_after)
 
 
 def _token_span(filename: str, tok: Token, line_offset: int = 0, col_offset: int = 0) -> n.Span:
@@ -188,10 +246,12 @@ def _syntax_diagnostic(
 ) -> Diagnostic:
     line = getattr(err, "line", None) or 1
     col = getattr(err, "column", None) or 1
+    lines = text.split("\n")  # as Lark counts lines (not str.splitlines)
     if isinstance(err, UnexpectedEOF) or line < 1:
-        lines = text.splitlines() or [""]
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
         line, col = len(lines), len(lines[-1]) + 1
-    src_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    src_line = lines[line - 1] if 0 < line <= len(lines) else ""
     rest = src_line[col - 1 :]
     token = getattr(err, "token", None)
     found = str(token) if token is not None else rest[:1]
@@ -230,6 +290,8 @@ def _explain(
             return "unexpected '!'", "use 'not' or '!='"
         if ch == "`":
             return "unclosed `quoted` name", "close it with a backtick on the same line"
+        if ch and ord(ch) > 127:
+            return _explain_non_ascii(ch)
         return f"unexpected character {ch!r}", None
     before = _word_before(text, getattr(err, "pos_in_stream", None))
     if before in _PY_WORDS or found in _PY_WORDS:
@@ -257,6 +319,33 @@ def _explain(
     return f"unexpected {found!r}; expected {_describe_expected(expected)}", None
 
 
+# Letters that look like ASCII ones (Unicode's confusables for the Latin alphabet, the common
+# part): a pasted `eventNаme` with a Cyrillic `а` otherwise just says "unexpected character".
+_LOOK_ALIKES = {
+    **dict(zip("аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅ", "aeopcyxijsdqwABEKMHOPCTXIJS", strict=True)),
+    **dict(zip("αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "aBeiKvopTuxABEZHIKMNOPTYX", strict=True)),
+    "ı": "i", "ℓ": "l", "ǀ": "l", "\u2010": "-", "\u2212": "-",
+}
+
+
+def _explain_non_ascii(ch: str) -> tuple[str, str | None]:
+    if _BIDI.match(ch):
+        return (f"a bidirectional control character ({_describe_char(ch)})",
+                "delete it: it makes the text display differently from what it means")
+    if ch == "\ufeff":
+        return (f"a byte-order mark ({_describe_char(ch)}) in the middle of the file",
+                "delete it (some editors insert it when files are concatenated)")
+    ascii_twin = _LOOK_ALIKES.get(ch) or unicodedata.normalize("NFKD", ch)[:1]
+    if ascii_twin and ascii_twin.isascii() and ascii_twin.isprintable():
+        return (f"{ch!r} ({_describe_char(ch)}) looks like {ascii_twin!r} but is not ASCII",
+                f"retype it as the ASCII {ascii_twin!r}; names and keywords are ASCII")
+    if ch.isspace():
+        return (f"unexpected {_describe_char(ch)}", "use ordinary spaces and newlines")
+    return (f"unexpected character {ch!r} ({_describe_char(ch)})",
+            "names are ASCII letters, digits and _; a field with other characters is written "
+            "in backticks: `name`")
+
+
 def _word_before(text: str, pos: int | None) -> str:
     if pos is None:
         return ""
@@ -279,14 +368,15 @@ def _meta_span(filename: str, meta: Meta, line_offset: int = 0, col_offset: int 
 
 
 _JSON_DECODER = json.JSONDecoder()
+_Prop = tuple[str, Any, n.Span, n.Span]
+_CONTROL = re.compile("[\x00-\x1f]")  # JSON strings may not hold these unescaped
 
 
 @v_args(meta=True)
 class _Builder(Transformer[Token, Any]):
-    def __init__(self, filename: str, text: str, line_offset: int = 0, col_offset: int = 0):
+    def __init__(self, filename: str, line_offset: int = 0, col_offset: int = 0):
         super().__init__()
         self.filename = filename
-        self.text = text
         self.line_offset = line_offset
         self.col_offset = col_offset
         self.diagnostics: list[Diagnostic] = []
@@ -302,11 +392,37 @@ class _Builder(Transformer[Token, Any]):
         where = span or _nospan(self.filename)
         return CtrSyntaxError(Diagnostic(SYNTAX_ERROR, "error", message, where, hint))
 
+    def _bound_string(self, tok: Token, raw: str) -> None:
+        if len(raw) - 2 > MAX_STRING_CHARS:
+            self._note(TOO_LARGE, self._tspan(tok),
+                       f"a string of {len(raw) - 2:,} characters (the limit is "
+                       f"{MAX_STRING_CHARS:,})", "rules match patterns, not documents")
+
+    def _number(self, tok: Token) -> int | float:
+        raw = str(tok)
+        if len(raw) > MAX_NUMBER_CHARS:
+            self._note(TOO_LARGE, self._tspan(tok),
+                       f"a number of {len(raw):,} characters (the limit is "
+                       f"{MAX_NUMBER_CHARS:,})", "CloudTrail numbers have at most 20 digits")
+            return 0
+        return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+
     def _note(self, code: str, span: n.Span, message: str, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, "error", message, span, hint))
 
     def _string(self, tok: Token) -> str:
         raw = str(tok)
+        self._bound_string(tok, raw)
+        control = _CONTROL.search(raw)
+        if control is not None:
+            span = self._tspan(tok)
+            at = n.Span(span.file, span.line, span.col + control.start(), span.line,
+                        span.col + control.start() + 1, span.start + control.start(),
+                        span.start + control.start() + 1)
+            ch = control.group()
+            what = "a tab" if ch == "\t" else f"a control character ({_describe_char(ch)})"
+            escape = "\\t" if ch == "\t" else f"\\u{ord(ch):04x}"
+            raise self._fail(at, f"{what} inside a string", f"write it as the escape {escape}")
         try:
             value = _JSON_DECODER.decode(raw)
         except json.JSONDecodeError as exc:
@@ -322,12 +438,12 @@ class _Builder(Transformer[Token, Any]):
     def list_decl(self, meta: Meta, children: list[Any]) -> n.ListDecl:
         name, items = children
         self._check_decl_name(name)
-        return n.ListDecl(str(name), items, self._span(meta))
+        return n.ListDecl(str(name), items, self._span(meta), self._tspan(name))
 
     def macro_decl(self, meta: Meta, children: list[Any]) -> n.MacroDecl:
         name, expr = children
         self._check_decl_name(name)
-        return n.MacroDecl(str(name), expr, self._span(meta))
+        return n.MacroDecl(str(name), expr, self._span(meta), self._tspan(name))
 
     def _check_decl_name(self, tok: Token) -> None:
         if str(tok) in n.KEYWORDS:
@@ -337,7 +453,10 @@ class _Builder(Transformer[Token, Any]):
         self._check_decl_name(name)
         seen: dict[str, Any] = {}
         examples: list[n.Example] = []
-        for prop, value, span in props:
+        # A state clause is written (and printed) under its own keyword: `count`, `sequence`, ...
+        written = tuple(n.PropSpan(value.kind if prop == "stateful" else prop, span, whole)
+                        for prop, value, span, whole in props)
+        for prop, value, span, _whole in props:
             if prop == "example":
                 examples.append(value)
                 continue
@@ -348,6 +467,7 @@ class _Builder(Transformer[Token, Any]):
                 continue
             seen[prop] = (value, span)
         seen["example"] = (tuple(examples), None)
+        seen["\0props"] = (written, None)
         if "when" not in seen:
             self._note(MISSING_PROPERTY, self._tspan(name), f"{kind} {name} has no 'when'")
         return seen
@@ -372,6 +492,8 @@ class _Builder(Transformer[Token, Any]):
             span=self._span(meta),
             severity_given="severity" in p,
             stateful=self._one_stateful(name, props),
+            name_span=self._tspan(name),
+            props=get("\0props"),
         )
 
     def ignore_decl(self, meta: Meta, children: list[Any]) -> n.IgnoreDecl:
@@ -389,6 +511,8 @@ class _Builder(Transformer[Token, Any]):
             rules=tuple(r for r, _ in rules) if rules is not None else None,
             span=self._span(meta),
             rule_spans=tuple(s for _, s in rules) if rules is not None else (),
+            name_span=self._tspan(name),
+            props=p["\0props"][0],
         )
 
     def route_decl(self, meta: Meta, children: list[Any]) -> n.RouteDecl:
@@ -397,37 +521,38 @@ class _Builder(Transformer[Token, Any]):
         if "to" not in p:
             self._note(MISSING_PROPERTY, self._tspan(name), f"route {name} has no 'to'")
         to, to_is_list = p.get("to", (((), False), None))[0]
-        return n.RouteDecl(str(name), p.get("when", (None,))[0], to, to_is_list, self._span(meta))
+        return n.RouteDecl(str(name), p.get("when", (None,))[0], to, to_is_list, self._span(meta),
+                           self._tspan(name), p["\0props"][0])
 
-    # ---- properties: each returns (name, value, span of the keyword) ----
-    def when_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("when", c[1], self._tspan(c[0]))
+    # ---- properties: each returns (name, value, span of the keyword, span of it all) ----
+    def when_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("when", c[1], self._tspan(c[0]), self._span(meta))
 
-    def severity_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def severity_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = str(c[1])
         if value not in n.SEVERITIES:
             self._note(INVALID_VALUE, self._tspan(c[1]), f"unknown severity {value!r}",
                        "one of " + ", ".join(n.SEVERITIES))
             value = "medium"
-        return ("severity", value, self._tspan(c[0]))
+        return ("severity", value, self._tspan(c[0]), self._span(meta))
 
-    def _text_prop(self, name: str, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return (name, c[1], self._tspan(c[0]))
+    def _text_prop(self, meta: Meta, name: str, c: list[Any]) -> _Prop:
+        return (name, c[1], self._tspan(c[0]), self._span(meta))
 
-    def description_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("description", c)
+    def description_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "description", c)
 
-    def summary_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("summary", c)
+    def summary_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "summary", c)
 
-    def reason_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("reason", c)
+    def reason_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "reason", c)
 
-    def owner_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("owner", c)
+    def owner_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "owner", c)
 
-    def expires_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return self._text_prop("expires", c)
+    def expires_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return self._text_prop(meta, "expires", c)
 
     def _strings(self, items: n.ListLit, what: str) -> tuple[str, ...]:
         out = []
@@ -439,23 +564,25 @@ class _Builder(Transformer[Token, Any]):
                            f"{what} must be strings")
         return tuple(out)
 
-    def tags_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("tags", self._strings(c[1], "tags"), self._tspan(c[0]))
+    def tags_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("tags", self._strings(c[1], "tags"), self._tspan(c[0]), self._span(meta))
 
-    def enabled_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("enabled", str(c[1]) == "true", self._tspan(c[0]))
+    def enabled_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("enabled", str(c[1]) == "true", self._tspan(c[0]), self._span(meta))
 
-    def group_by_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("group_by", tuple(c[1:]), self._tspan(c[0]))
+    def group_by_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        return ("group_by", tuple(c[1:]), self._tspan(c[0]), self._span(meta))
 
-    def rules_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
-        return ("rules", tuple((str(t), self._tspan(t)) for t in c[1:]), self._tspan(c[0]))
+    def rules_prop(self, meta: Meta, c: list[Any]) -> _Prop:
+        names = tuple((str(t), self._tspan(t)) for t in c[1:])
+        return ("rules", names, self._tspan(c[0]), self._span(meta))
 
-    def to_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def to_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = c[1]
         if isinstance(value, n.Text):
-            return ("to", ((value.value,), False), self._tspan(c[0]))
-        return ("to", (self._strings(value, "destinations"), True), self._tspan(c[0]))
+            return ("to", ((value.value,), False), self._tspan(c[0]), self._span(meta))
+        destinations = self._strings(value, "destinations")
+        return ("to", (destinations, True), self._tspan(c[0]), self._span(meta))
 
     def verdict_match(self, meta: Meta, c: list[Any]) -> bool:
         return True
@@ -466,9 +593,9 @@ class _Builder(Transformer[Token, Any]):
     def json_records(self, meta: Meta, c: list[Any]) -> list[dict[str, Any]]:
         return list(c)
 
-    # ---- stateful rules: each returns ("stateful", Stateful, span of the keyword) ----
+    # ---- stateful rules: each returns ("stateful", Stateful, keyword span, whole span) ----
     def _one_stateful(self, name: Token, props: list[Any]) -> n.Stateful | None:
-        found = [(value, span) for prop, value, span in props if prop == "stateful"]
+        found = [(value, span) for prop, value, span, _whole in props if prop == "stateful"]
         for value, span in found[1:]:
             self._note(DUPLICATE_PROPERTY, span,
                        f"rule {name}: a rule takes one of count, distinct, first_seen and "
@@ -501,32 +628,32 @@ class _Builder(Transformer[Token, Any]):
                 rest.append(item)
         return key, rest
 
-    def count_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def count_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         key, (kw, _ge, number, _within, duration) = self._split(c)
         spec = n.Stateful("count", key, self._duration(duration),
                           threshold=self._threshold(number),
                           threshold_span=self._tspan(number), span=self._span(meta))
-        return ("stateful", spec, self._tspan(kw))
+        return ("stateful", spec, self._tspan(kw), self._span(meta))
 
-    def distinct_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def distinct_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         key, (kw, value, _ge, number, _within, duration) = self._split(c)
         spec = n.Stateful("distinct", key, self._duration(duration), value=value,
                           threshold=self._threshold(number),
                           threshold_span=self._tspan(number), span=self._span(meta))
-        return ("stateful", spec, self._tspan(kw))
+        return ("stateful", spec, self._tspan(kw), self._span(meta))
 
-    def first_seen_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def first_seen_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         key, rest = self._split(c)
         kw, *middle, _within, duration = rest
         value = middle[0] if middle else None
         spec = n.Stateful("first_seen", key, self._duration(duration), value=value,
                           span=self._span(meta))
-        return ("stateful", spec, self._tspan(kw))
+        return ("stateful", spec, self._tspan(kw), self._span(meta))
 
     def sequence_step(self, meta: Meta, c: list[Any]) -> n.Expr:
         return c[1]  # type: ignore[no-any-return]
 
-    def sequence_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def sequence_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         kw, *rest = c
         key: tuple[n.Path, ...] = ()
         if rest and isinstance(rest[0], tuple):
@@ -534,13 +661,13 @@ class _Builder(Transformer[Token, Any]):
         _within, duration, *steps = rest
         spec = n.Stateful("sequence", key, self._duration(duration), steps=tuple(steps),
                           span=self._span(meta))
-        return ("stateful", spec, self._tspan(kw))
+        return ("stateful", spec, self._tspan(kw), self._span(meta))
 
-    def example_prop(self, meta: Meta, c: list[Any]) -> tuple[str, Any, n.Span]:
+    def example_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         kw, name, verdict, event, *rest = c
         routes = self._strings(rest[1], "routes") if rest else None
         example = n.Example(name.value, verdict, event, routes, self._span(meta))
-        return ("example", example, self._tspan(kw))
+        return ("example", example, self._tspan(kw), self._span(meta))
 
     # ---- expressions ----
     def or_expr(self, meta: Meta, c: list[Any]) -> n.Or:
@@ -561,10 +688,8 @@ class _Builder(Transformer[Token, Any]):
     def condition(self, meta: Meta, c: list[Any]) -> n.Expr:
         (operand,) = c
         span = self._span(meta)
-        if isinstance(operand, n.Path) and operand.anchor == "rel" and len(operand.segments) == 1:
-            name = operand.segments[0]
-            if isinstance(name, str) and _is_plain_name(self.text, operand):
-                return n.MacroRef(name, span)
+        if isinstance(operand, n.Path) and operand.is_bare_name():
+            return n.MacroRef(str(operand.segments[0]), span)
         if isinstance(operand, n.Literal_) and isinstance(operand.value, bool):
             return n.BoolConst(operand.value, span)
         if isinstance(operand, n.Call):
@@ -675,6 +800,7 @@ class _Builder(Transformer[Token, Any]):
     def path(self, meta: Meta, c: list[Any]) -> n.Path:
         span = self._span(meta)
         head, *rest = c
+        quoted = tuple(tok.type == "QUOTED_NAME" for tok in rest)
         segments: list[str | int] = []
         for tok in rest:
             if tok.type == "INDEX":
@@ -689,29 +815,28 @@ class _Builder(Transformer[Token, Any]):
                 raise self._fail(self._tspan(tok), f"{str(tok)!r} looks like Python, not a field",
                                  "rules are not Python; backtick a field with this name")
         if head.type == "IT":
-            return n.Path(tuple(segments), "rel" if segments else "it", span)
+            return n.Path(tuple(segments), "rel" if segments else "it", span,
+                          written_it=bool(segments), quoted=quoted)
         if head.type == "RULE":
             if not segments:
                 raise self._fail(span, "'rule' is a keyword; rule fields are rule.name, "
                                  "rule.severity and rule.tags (routes only)")
-            return n.Path(tuple(segments), "rule", span)
+            return n.Path(tuple(segments), "rule", span, quoted=quoted)
         if head.type == "QUOTED_NAME":
-            return n.Path((head_text[1:-1], *segments), "rel", span)
+            return n.Path((head_text[1:-1], *segments), "rel", span, quoted=(True, *quoted))
         if head_text == "event":
-            return n.Path(tuple(segments), "event", span)
+            return n.Path(tuple(segments), "event", span, quoted=quoted)
         if head_text in n.KEYWORDS and not segments:
             raise self._fail(span, f"{head_text!r} is a keyword, not a field",
                              f"write `{head_text}` in backticks to mean the field")
-        return n.Path((head_text, *segments), "rel", span)
+        return n.Path((head_text, *segments), "rel", span, quoted=(False, *quoted))
 
     def literal(self, meta: Meta, c: list[Any]) -> n.Literal_:
         text: n.Text = c[0]
         return n.Literal_(text.value, text.raw, text.span)
 
     def number(self, meta: Meta, c: list[Any]) -> n.Literal_:
-        raw = str(c[0])
-        value: int | float = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
-        return n.Literal_(value, span=self._span(meta))
+        return n.Literal_(self._number(c[0]), span=self._span(meta))
 
     def boolean(self, meta: Meta, c: list[Any]) -> n.Literal_:
         return n.Literal_(str(c[0]) == "true", span=self._span(meta))
@@ -725,6 +850,7 @@ class _Builder(Transformer[Token, Any]):
     def string(self, meta: Meta, c: list[Any]) -> n.Text:
         tok: Token = c[0]
         if tok.type == "RAW_STRING":
+            self._bound_string(tok, str(tok)[1:])
             return n.Text(str(tok)[2:-1], True, self._tspan(tok))
         return n.Text(self._string(tok), False, self._tspan(tok))
 
@@ -742,24 +868,13 @@ class _Builder(Transformer[Token, Any]):
         return self._string(c[0])
 
     def json_number(self, meta: Meta, c: list[Any]) -> int | float:
-        raw = str(c[0])
-        return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
+        return self._number(c[0])
 
     def json_bool(self, meta: Meta, c: list[Any]) -> bool:
         return str(c[0]) == "true"
 
     def json_null(self, meta: Meta, c: list[Any]) -> None:
         return None
-
-
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _is_plain_name(text: str, path: n.Path) -> bool:
-    """True when a one-segment path was written as a bare name (not `backticked`)."""
-    if path.span is None or path.span.end <= path.span.start:
-        return True
-    return _PLAIN_NAME.match(text[path.span.start : path.span.end]) is not None
 
 
 def _flatten(kind: type[n.And] | type[n.Or], items: list[Any]) -> tuple[n.Expr, ...]:

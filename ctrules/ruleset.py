@@ -153,7 +153,7 @@ class RuleSet:
         self._regex_sets: dict[tuple[str, ...], Any] = {}
         for rule in self._rules:
             if use_index and rule.decl.when is not None:
-                rule.needs = necessary(rule.decl.when, lists, macros)
+                rule.needs = necessary(self.scope.bind(rule.decl.when), lists, macros)
         # Stateful rules alert on what events add up to, not per event: `ctrules.stateful`.
         self._enabled = tuple(r for r in self._rules if r.info.enabled and not r.decl.stateful)
         self._dispatch: dict[tuple[Any, Any], Candidates | Indexed | _SecondLevel] = {}

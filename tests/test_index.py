@@ -256,3 +256,26 @@ def test_an_unknown_node_type_has_no_index_condition() -> None:
         pass
 
     assert index.necessary(Wrapper(), {}, {}) is None  # type: ignore[arg-type]
+
+
+def test_rules_using_macros_and_lists_stay_indexed() -> None:
+    # The rule set indexes the bound tree: a macro use (MacroUse) is indexed through its body,
+    # a declared list's name (ListRef) by the list's values.
+    text = ('list admins = ["alice", "bob"]\n'
+            'macro by_admin = userIdentity.userName in admins\n'
+            'macro from_ci = userAgent startswith "ci/"\n'
+            'rule r {\n    when by_admin and from_ci\n}\n'
+            'rule s {\n    when sourceIPAddress == admins or from_ci\n}\n'
+            'rule t {\n    when by_admin or userIdentity.userName in admins\n}\n')
+    rs = RuleSet([_parse(text)])
+    needs = {rule.info.name: rule.needs for rule in rs._rules}
+    assert needs["r"] == index.Eq((("userIdentity", "userName"), ()), frozenset({"alice", "bob"}))
+    assert needs["s"] is None  # `== admins` compares with the whole list: not a lookup
+    assert needs["t"] == index.AnyOf((needs["r"], needs["r"]))
+    entry = rs._indexed(tuple((r, r.pred) for r in rs._rules))
+    assert isinstance(entry, index.Indexed)
+    hit = {"userIdentity": {"userName": "bob"}, "userAgent": "ci/1"}
+    assert [r.info.name for r, _ in entry.select(hit)] == ["r", "s", "t"]
+    miss = {"userIdentity": {"userName": "eve"}, "userAgent": "ci/1"}
+    assert [r.info.name for r, _ in entry.select(miss)] == ["s"]
+    assert [a.rule for a in rs.evaluate(hit)] == ["r", "s", "t"]

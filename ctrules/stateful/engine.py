@@ -488,8 +488,8 @@ def _dotted(path: n.Path) -> str:
 
 
 def _compile(decl: n.RuleDecl, ruleset: RuleSet) -> _Spec:
-    spec = decl.stateful
-    assert spec is not None
+    assert decl.stateful is not None
+    spec = ruleset.scope.binder.bind_stateful(decl.stateful)
     return _Spec(
         name=decl.name,
         decl=decl,

@@ -1,4 +1,4 @@
-"""The schema-aware lint (ctrules.checks_schema, CTR114–CTR116) and the schema it reads.
+"""The schema-aware lint (ctrules.checks.schema_lint, CTR114–CTR116) and the schema it reads.
 
 A misspelt field is valid `.ctr` that never matches; these tests pin down that such typos are
 reported where they are written, with the name that was meant — and that nothing a real rule
@@ -425,7 +425,7 @@ def test_a_macro_used_twice_in_each_of_a_chain_is_walked_once_per_context(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """m1 = m0 and (m0 or ...), m2 = m1 and (m1 or ...), ...: 2^60 expansions if each use were
     walked; the lint walks each macro once per context and still reports the typo in m0."""
-    from ctrules import checks_schema
+    from ctrules.checks import schema_lint as checks_schema
     from ctrules.parser import parse
 
     lines = ['macro m0 = eventName == "StopLogging" and requestParameters.nmae exists']
