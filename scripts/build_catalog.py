@@ -32,6 +32,7 @@ from typing import Any
 
 import botocore
 import botocore.loaders
+from generated_file import write_or_check
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "ctrules" / "data" / "catalog.json"
 
@@ -207,14 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     catalog = build()
     text = render(catalog)
+    if not write_or_check(args.output, text, args.check, "build_catalog.py"):
+        return 1
     if args.check:
-        current = args.output.read_text("utf-8") if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date; run scripts/build_catalog.py", file=sys.stderr)
-            return 1
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, "utf-8")
     total = sum(len(v) for v in catalog["event_sources"].values())
     print(f"wrote {args.output}: {len(catalog['event_sources'])} sources, {total} names")
     return 0

@@ -61,6 +61,7 @@ CORPORA = (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_catalog import _event_names, _sources_for  # noqa: E402  (same source naming)
+from generated_file import write_or_check  # noqa: E402
 
 # Protocols whose input members CloudTrail logs by name (see the module docstring).
 TRUSTED_PROTOCOLS = frozenset({"json", "rest-json", "query", "smithy-rpc-v2-cbor"})
@@ -279,14 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     schema = build()
     text = render(schema)
+    if not write_or_check(args.output, text, args.check, "build_schema.py"):
+        return 1
     if args.check:
-        current = args.output.read_text("utf-8") if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date; run scripts/build_schema.py", file=sys.stderr)
-            return 1
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, "utf-8")
     services = schema["services"]
     events = sum(len(s["events"]) for s in services.values())
     trusted = sum(len(s["events"]) for s in services.values() if s["trusted"])
