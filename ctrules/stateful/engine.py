@@ -224,7 +224,7 @@ class StatefulEngine:
                     values = tuple(sorted(set(_values(reached))))
                 if spec.kind == "distinct" and not values:
                     continue
-            key = tuple(_key_part(k(record)) for k in spec.keys)
+            key = tuple([_key_part(k(record)) for k in spec.keys])
             if spec.kind == "first_seen":
                 values = (_key_part(reached),) if spec.value is not None else ()
             out.append(Observation(name, key, t, eid, values, steps, record))
