@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.lexer import Lexer
 from lark.tree import Meta
 
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .gcpause import gc_paused
-from .parser_cache import parser_cache
 
 SYNTAX_ERROR = "CTR001"
 DUPLICATE_PROPERTY = "CTR003"
@@ -75,19 +83,176 @@ def _collect_comment(tok: Token) -> Token:
     return tok
 
 
+LARK_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+    "start": ["start", "path"],
+}
+"""How the parser is built from the grammar (scripts/build_parser.py builds the shipped tables
+with the same options)."""
+
+TABLES = "data/ctr_parser.json"
+"""The LALR tables built from the grammar, shipped in the package (scripts/build_parser.py):
+building them costs a tenth of a second on every cold start, and a Lambda or a fresh machine
+has no cache to keep them in. JSON, not a pickle: loading it runs no code."""
+
+
+def grammar_text() -> str:
+    return resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
+
+
+def grammar_digest(grammar: str) -> str:
+    return hashlib.sha256(grammar.encode()).hexdigest()
+
+
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
-    return Lark(
-        grammar,
-        cache=parser_cache(grammar),  # the built tables, so a cold start need not rebuild them
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        start=["start", "path"],
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
+    grammar = grammar_text()
+    callbacks = {"COMMENT": _collect_comment}
+    parser = shipped_parser(grammar, callbacks)
+    if parser is None:  # the grammar was edited, or another Lark: build (tests flag this)
+        parser = Lark(grammar, lexer_callbacks=callbacks, **LARK_OPTIONS)
+    _read_examples_whole(parser)
+    return parser
+
+
+def shipped_parser(grammar: str, callbacks: dict[str, Any]) -> Lark | None:
+    """The parser from the shipped tables, or None when they were not built from `grammar` by
+    this version of Lark."""
+    try:
+        raw = resources.files("ctrules").joinpath(TABLES).read_bytes()
+    except OSError:
+        return None
+    tables = json.loads(raw, object_pairs_hook=_int_keys)
+    if tables.get("grammar_sha256") != grammar_digest(grammar) \
+            or tables.get("lark") != lark_version():
+        return None
+    loaded: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+        tables["data"], tables["memo"], lexer_callbacks=callbacks)
+    return loaded
+
+
+def lark_version() -> str:
+    import lark
+
+    return str(lark.__version__)
+
+
+def _int_keys(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    # JSON keys are strings; the tables key states, tokens and memo entries by number.
+    return {int(k) if k.isdigit() else k: v for k, v in pairs}
+
+
+# ---- examples: JSON read whole ----------------------------------------------------------
+# Examples are most of a rule file's text (whole CloudTrail records), and Lark reads them a
+# token at a time. Where the parser expects an example's record, the lexer below gives it the
+# whole record as one JSON_EXAMPLE token, decoded by the json module, whenever the text there
+# is JSON that the grammar's own rules would read to the same value without a diagnostic;
+# anything else (a comment inside, a trailing comma, a form feed, a bad escape, a huge string
+# or number, deep nesting) is left to those rules, so every message stays what it was.
+
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")  # JSON's whitespace (the grammar's also has \f)
+_LONG_NUMBER = re.compile("[-+.0-9eE]{" + str(MAX_NUMBER_CHARS + 1) + "}")
+_MAX_EXAMPLE_DEPTH = 40
+"""Deeper records take the grammar's rules, which say "nested too deeply" at some depth that
+depends on the stack; CloudTrail records nest about ten levels."""
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(constant)  # NaN and Infinity are not JSON to the grammar
+
+
+_EXAMPLE_DECODER = json.JSONDecoder(parse_constant=_refuse)
+
+
+def _read_examples_whole(parser: Lark) -> None:
+    frontend = parser.parser
+    states = frontend.parser._parse_table.states
+    json_states = frozenset(s for s, actions in states.items() if "JSON_EXAMPLE" in actions)
+    frontend.lexer = _ExampleLexer(frontend.lexer, json_states)
+
+
+class _ExampleLexer(Lexer):
+    """Lark's contextual lexer, plus JSON_EXAMPLE tokens (`_json_example`)."""
+
+    def __init__(self, contextual: Any, json_states: frozenset[int]):
+        self.contextual = contextual
+        self.json_states = json_states
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        # ContextualLexer.lex, with the JSON_EXAMPLE check in front.
+        contextual = self.contextual
+        lexers = contextual.lexers
+        json_states = self.json_states
+        try:
+            while True:
+                if parser_state.position in json_states:
+                    token = _json_example(lexer_state)
+                    if token is not None:
+                        yield token
+                        continue
+                yield lexers[parser_state.position].next_token(lexer_state, parser_state)
+        except EOFError:
+            pass
+        except UnexpectedCharacters as e:
+            try:
+                last_token = lexer_state.last_token
+                token = contextual.root_lexer.next_token(lexer_state, parser_state)
+                raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                    token, e.allowed, state=parser_state,
+                    token_history=[last_token],
+                    terminals_by_name=contextual.root_lexer.terminals_by_name)
+            except UnexpectedCharacters:
+                raise e from None
+
+
+def _json_example(lexer_state: Any) -> Token | None:
+    """The record (or list of records) at the lexer's position as one token whose `value` is
+    the decoded JSON, or None when the grammar's rules must read it."""
+    text = lexer_state.text
+    source: str = getattr(text, "text", text)
+    limit: int = getattr(text, "end", len(source))
+    line_ctr = lexer_state.line_ctr
+    start = _JSON_SPACE.match(source, line_ctr.char_pos).end()  # type: ignore[union-attr]
+    if start >= limit or source[start] not in "{[":
+        return None
+    try:
+        value, end = _EXAMPLE_DECODER.raw_decode(source, start)
+    except (ValueError, RecursionError):
+        return None
+    if end > limit or end - start > MAX_STRING_CHARS or _LONG_NUMBER.search(source, start, end):
+        return None  # the grammar reports a string or number that long
+    if type(value) is list and not (value and all(type(v) is dict for v in value)):
+        return None
+    if not _shallow(value, _MAX_EXAMPLE_DEPTH):
+        return None
+    line_ctr.feed(source[line_ctr.char_pos:start])
+    token = Token("JSON_EXAMPLE", source[start:end], start, line_ctr.line, line_ctr.column)
+    line_ctr.feed(token)
+    token.end_line = line_ctr.line
+    token.end_column = line_ctr.column
+    token.end_pos = line_ctr.char_pos
+    token.value = value  # what example_prop takes
+    lexer_state.last_token = token
+    return token
+
+
+def _shallow(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` objects and arrays deep."""
+    level = [value]
+    for _ in range(limit):
+        below = []
+        for container in level:
+            for child in container.values() if type(container) is dict else container:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+        if not below:
+            return True
+        level = below
+    return False
 
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
@@ -257,6 +422,7 @@ def _syntax_diagnostic(
     found = str(token) if token is not None else rest[:1]
     width = max(1, len(found)) if found and token is not None else 1
     expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
+    expected.discard("JSON_EXAMPLE")  # made by our lexer where '{' or '[' is expected anyway
     message, hint = _explain(err, rest, found, expected, text, line)
     abs_col = col + (col_offset if line == 1 else 0)
     span = n.Span(
@@ -665,6 +831,8 @@ class _Builder(Transformer[Token, Any]):
 
     def example_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         kw, name, verdict, event, *rest = c
+        if isinstance(event, Token):  # JSON_EXAMPLE: decoded by the lexer
+            event = event.value
         routes = self._strings(rest[1], "routes") if rest else None
         example = n.Example(name.value, verdict, event, routes, self._span(meta))
         return ("example", example, self._tspan(kw), self._span(meta))
