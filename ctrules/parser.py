@@ -30,6 +30,7 @@ from lark.exceptions import (
     VisitError,
 )
 from lark.lexer import Lexer
+from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
 
 from . import nodes as n
@@ -170,31 +171,47 @@ _EXAMPLE_DECODER = json.JSONDecoder(parse_constant=_refuse)
 
 def _read_examples_whole(parser: Lark) -> None:
     frontend = parser.parser
-    states = frontend.parser._parse_table.states
-    json_states = frozenset(s for s, actions in states.items() if "JSON_EXAMPLE" in actions)
-    frontend.lexer = _ExampleLexer(frontend.lexer, json_states)
+    table = frontend.parser._parse_table
+    states = table.states
+    frontend.lexer = _ExampleLexer(
+        frontend.lexer,
+        frozenset(s for s, actions in states.items() if "JSON_EXAMPLE" in actions),
+        frozenset(s for s, actions in states.items() if "FAST_WHEN" in actions),
+        states, table.end_states["start"])
 
 
 class _ExampleLexer(Lexer):
-    """Lark's contextual lexer, plus JSON_EXAMPLE tokens (`_json_example`)."""
+    """Lark's contextual lexer, plus JSON_EXAMPLE (`_json_example`) and FAST_WHEN
+    (`_fast_when`) tokens."""
 
-    def __init__(self, contextual: Any, json_states: frozenset[int]):
+    def __init__(self, contextual: Any, json_states: frozenset[int],
+                 when_states: frozenset[int], states: dict[int, dict[str, Any]], end_state: int):
         self.contextual = contextual
         self.json_states = json_states
+        self.when_states = when_states
+        self.states = states
+        self.end_state = end_state
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-        # ContextualLexer.lex, with the JSON_EXAMPLE check in front.
+        # ContextualLexer.lex, with the JSON_EXAMPLE and FAST_WHEN checks in front.
         contextual = self.contextual
         lexers = contextual.lexers
         json_states = self.json_states
+        when_states = self.when_states
         try:
             while True:
-                if parser_state.position in json_states:
+                position = parser_state.position
+                if position in json_states:
                     token = _json_example(lexer_state)
                     if token is not None:
                         yield token
                         continue
-                yield lexers[parser_state.position].next_token(lexer_state, parser_state)
+                elif position in when_states:
+                    token = _fast_when(lexer_state, parser_state, self)
+                    if token is not None:
+                        yield token
+                        continue
+                yield lexers[position].next_token(lexer_state, parser_state)
         except EOFError:
             pass
         except UnexpectedCharacters as e:
@@ -238,6 +255,134 @@ def _json_example(lexer_state: Any) -> Token | None:
     token.value = value  # what example_prop takes
     lexer_state.last_token = token
     return token
+
+
+# ---- a `when` that is one long chain -----------------------------------------------------
+
+_WS = "[ \t\f\r\n]*"  # the grammar's whitespace (common.WS)
+_CLAUSE = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)"  # the path's head: a NAME
+    r"((?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?![A-Za-z0-9_])))*)"  # .NAME / .INDEX segments
+    + f"({_WS})(==|!=)({_WS})"
+    + r'"([^"\\\x00-\x1f]*)"'  # a string without escapes or control characters
+)
+_SPACE = re.compile(_WS)
+_JUNCTION = re.compile(f"({_WS})(and|or)(?![A-Za-z0-9_])({_WS})")
+_SKIP = re.compile(r"(?:[ \t\f\r\n]+|#[^\n]*)*")  # whitespace and comments
+_SPECIAL_HEADS = n.KEYWORDS | {"event"}
+"""Heads that lex as another terminal or build another path (`it`, `rule`, `not`, `true`, ...,
+`event.x`), or that the builder reports (a bare keyword)."""
+
+# (head, segments, path start, line, column, path end, op, value, string start, line, column,
+#  string end): enough to build the nodes with the spans the grammar's rules give them.
+_Clause = tuple[str, tuple[str | int, ...], int, int, int, int, str, str, int, int, int, int]
+
+
+def _fast_when(lexer_state: Any, parser_state: Any, lexer: _ExampleLexer) -> Token | None:
+    """The `when` at the lexer's position as one FAST_WHEN token whose `value` is its clauses
+    and junction, when it is a chain that `_Builder.fast_when` builds exactly as the grammar's
+    rules would (and the token after it is one the parser accepts there); else None."""
+    text = lexer_state.text
+    source: str = getattr(text, "text", text)
+    limit: int = getattr(text, "end", len(source))
+    line_ctr = lexer_state.line_ctr
+    pos = line_ctr.char_pos
+    line, line_start = line_ctr.line, line_ctr.line_start_pos
+    clauses: list[_Clause] = []
+    junction = ""
+
+    def skip(end: int) -> None:  # past whitespace up to `end`, counting lines
+        nonlocal pos, line, line_start
+        newlines = source.count("\n", pos, end)
+        if newlines:
+            line += newlines
+            line_start = source.rindex("\n", pos, end) + 1
+        pos = end
+
+    space = _SPACE.match(source, pos, limit)
+    assert space is not None
+    skip(space.end())
+    while True:
+        m = _CLAUSE.match(source, pos, limit)
+        if m is None:
+            return None
+        head, rest, value = m.group(1), m.group(2), m.group(6)
+        segments: list[str | int] = [int(s) if s.isdigit() else s for s in rest.split(".")[1:]]
+        if head in _SPECIAL_HEADS or len(value) > MAX_STRING_CHARS or any(
+                type(s) is str and s.startswith("__") and s.endswith("__")
+                for s in (head, *segments)):
+            return None
+        path_at = (m.start(1), line, m.start(1) - line_start + 1, m.end(2))
+        skip(m.end(3))
+        op = m.group(4)
+        skip(m.start(6) - 1)
+        clauses.append((head, tuple(segments), *path_at, op, value,
+                        pos, line, pos - line_start + 1, m.end(6) + 1))
+        pos = m.end(6) + 1
+        j = _JUNCTION.match(source, pos, limit)
+        if j is None or (junction and j.group(2) != junction):
+            break  # a mixed chain ends here, and the check below sends it the slow way
+        after_space = j.end(1)
+        following = _CLAUSE.match(source, j.end(), limit)
+        if following is None:
+            break
+        junction = j.group(2)
+        skip(after_space)
+        skip(j.end())
+    if len(clauses) < 2:
+        return None
+    end = clauses[-1][-1]
+    if not _accepts_after_when(lexer, parser_state, source, end, limit):
+        return None
+    first = clauses[0]
+    token = Token("FAST_WHEN", source[first[2]:end], first[2], first[3], first[4])
+    line_ctr.feed(source[line_ctr.char_pos:end])
+    token.end_line = line_ctr.line
+    token.end_column = line_ctr.column
+    token.end_pos = line_ctr.char_pos
+    token.value = (junction, clauses)
+    lexer_state.last_token = token
+    return token
+
+
+def _accepts_after_when(lexer: _ExampleLexer, parser_state: Any, source: str, end: int,
+                        limit: int) -> bool:
+    """Whether the parser, given FAST_WHEN here, accepts the token that follows (so that an
+    error there, with its expected set, is reported by the grammar's own rules)."""
+    at = _SKIP.match(source, end, limit)
+    assert at is not None
+    if at.end() >= limit:
+        follow = "$END"
+    else:
+        found = lexer.contextual.root_lexer.match(lexer_state_text(source, limit), at.end())
+        if not found:
+            return False
+        follow = found[1]
+    states, end_state = lexer.states, lexer.end_state
+    stack = list(parser_state.state_stack)
+    for kind in ("FAST_WHEN", follow):
+        while True:
+            action = states[stack[-1]].get(kind)
+            if action is None:
+                return False
+            what, arg = action
+            if what is Shift:
+                stack.append(arg)
+                break
+            if arg.expansion:
+                del stack[-len(arg.expansion):]
+            stack.append(states[stack[-1]][arg.origin.name][1])
+            if kind == "$END" and stack[-1] == end_state:
+                return True
+    return True
+
+
+def lexer_state_text(source: str, limit: int) -> Any:
+    try:
+        from lark.utils import TextSlice
+    except ImportError:  # Lark before 1.2 matched on the string itself
+        return source
+    return TextSlice(source, 0, limit)
 
 
 def _shallow(value: Any, limit: int) -> bool:
@@ -423,7 +568,8 @@ def _syntax_diagnostic(
     found = str(token) if token is not None else rest[:1]
     width = max(1, len(found)) if found and token is not None else 1
     expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
-    expected.discard("JSON_EXAMPLE")  # made by our lexer where '{' or '[' is expected anyway
+    # Made by our lexer only where the grammar's own tokens are expected too.
+    expected.difference_update(("JSON_EXAMPLE", "FAST_WHEN"))
     message, hint = _explain(err, rest, found, expected, text, line)
     abs_col = col + (col_offset if line == 1 else 0)
     span = n.Span(
@@ -513,11 +659,20 @@ def _explain_non_ascii(ch: str) -> tuple[str, str | None]:
             "in backticks: `name`")
 
 
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
 def _word_before(text: str, pos: int | None) -> str:
+    """The name (`[A-Za-z_][A-Za-z0-9_]*`) that ends just before `pos`, whitespace aside. A
+    backwards scan: a regex ending in `\\s*$` searched from every position of a long run of word
+    characters (a 64 KB string before the error) took quadratic time."""
     if pos is None:
         return ""
-    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:pos])
-    return match.group(1) if match else ""
+    head = text[:pos].rstrip()
+    start = len(head)
+    while start and head[start - 1] in _WORD_CHARS:
+        start -= 1
+    return head[start:].lstrip("0123456789")
 
 
 # ---- tree → AST -------------------------------------------------------------------------
@@ -706,7 +861,34 @@ class _Builder(Transformer[Token, Any]):
 
     # ---- properties: each returns (name, value, span of the keyword, span of it all) ----
     def when_prop(self, meta: Meta, c: list[Any]) -> _Prop:
-        return ("when", c[1], self._tspan(c[0]), self._span(meta))
+        when = self._fast_when(c[1]) if isinstance(c[1], Token) else c[1]
+        return ("when", when, self._tspan(c[0]), self._span(meta))
+
+    def _fast_when(self, token: Token) -> n.Expr:
+        """The nodes of a FAST_WHEN chain (`_fast_when`), as `path`, `literal`, `compare`
+        and `or_expr`/`and_expr` build them from the same text."""
+        junction, clauses = token.value
+        lo, co, file = self.line_offset, self.col_offset, self.filename
+
+        def span(line: int, col: int, end_line: int, end_col: int, start: int,
+                 end: int) -> n.Span:
+            return n.Span(file, line + lo, col + (co if line == 1 else 0), end_line + lo,
+                          end_col + (co if end_line == 1 else 0), start, end)
+
+        operands: list[n.Expr] = []
+        for (head, segments, p_start, p_line, p_col, p_end, op, value,
+             s_start, s_line, s_col, s_end) in clauses:
+            path = n.Path((head, *segments), "rel",
+                          span(p_line, p_col, p_line, p_col + p_end - p_start, p_start, p_end),
+                          quoted=(False,) * (1 + len(segments)))
+            literal = n.Literal_(value, False, span(s_line, s_col, s_line,
+                                                    s_col + s_end - s_start, s_start, s_end))
+            operands.append(n.Compare(op, path, literal, span(
+                p_line, p_col, s_line, s_col + s_end - s_start, p_start, s_end)))
+        first, last = clauses[0], clauses[-1]
+        whole = span(first[3], first[4], last[9], last[10] + last[11] - last[8], first[2],
+                     last[11])
+        return n.Or(tuple(operands), whole) if junction == "or" else n.And(tuple(operands), whole)
 
     def severity_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = str(c[1])

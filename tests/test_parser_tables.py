@@ -135,3 +135,89 @@ def test_examples_parse_the_same_read_whole_or_token_by_token(
 def test_edge_cases_parse_the_same_every_way(json_text: str) -> None:
     token_by_token, *others = _all_ways(_example(json_text))
     assert all(o == token_by_token for o in others)
+
+
+# ---- a `when` that is one chain: read whole (FAST_WHEN) or by the grammar's rules -----------
+
+HEADS = ["userName", "a", "eventName", "event", "it", "rule", "not", "any", "true", "null",
+         "severity", "and", "or", "in", "lower", "__class__", "_x", "`quoted`", "r", "x1"]
+SEGMENTS = ["", ".b", ".0", ".12.c", ".tags", ".in", ".__dict__", ".0abc", ". b", ".`q`",
+            ".example"]
+OPS = ["==", "!=", " == ", "\n==\n", "\t!=\f", "=", "===", "<", " in ", "contains"]
+VALUES = ['"x"', '"é\u202e"', '"a\\"b"', '"\\u0041"', 'r"x"', '"a\tb"', "1", "true", "[\"a\"]",
+          '"' + "v" * 70_000 + '"', '""', "other.path"]
+JOINS = [" or ", " and ", "\nor\n", " or\n    ", "\tand ", " or # c\n", " oR ", " or(", " orx ",
+         "  ", " or not ", ")"]
+AFTER = ["\n}", " }", "\n    severity low\n}", "  # trailing\n}", "\n    when x == \"y\"\n}",
+         " and\n}", " x\n}", "\n    example \"e\" match {}\n}", "\n    reason \"r\"\n}",
+         "\n    to \"a\"\n}", "", "\n    tags [\"a\"]\n}", " ==\n}"]
+DECLS = ["rule r {{\n    when {0}", "ignore i {{\n    reason \"x\"\n    when {0}",
+         "route t {{\n    to \"a\"\n    when {0}", "macro m = {0}\n", "rule r {{\n    when ({0})",
+         "rule r {{\n    when not {0}"]
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 5))
+    clauses = []
+    for _ in range(count):
+        clauses.append(draw(st.sampled_from(HEADS[:3] * 6 + HEADS)) +
+                       draw(st.sampled_from(SEGMENTS[:3] * 5 + SEGMENTS)) +
+                       draw(st.sampled_from(OPS[:2] * 8 + OPS)) +
+                       draw(st.sampled_from(VALUES[:1] * 10 + VALUES)))
+    joins = draw(st.sampled_from([JOINS[:1], JOINS[1:2], JOINS]))
+    text = clauses[0]
+    for clause in clauses[1:]:
+        text += draw(st.sampled_from(joins)) + clause
+    decl = draw(st.sampled_from(DECLS))
+    return decl.format(text) + draw(st.sampled_from(AFTER))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=chains())
+def test_when_chains_parse_the_same_read_whole_or_by_the_rules(text: str) -> None:
+    token_by_token, *others = _all_ways(text)
+    assert all(o == token_by_token for o in others), text
+
+
+@pytest.mark.parametrize("text", [
+    'rule r {\n    when a == "x" or b.0.c != "y" or c == ""\n}\n',
+    'rule r {\n    when a == "x"\n      and b == "y"  # why\n    severity high\n}\n',
+    'rule r {\n    when a == "x" and b == "y" or c == "z"\n}\n',
+    'rule r {\n    when a == "x" or b == "y"}',
+    'rule r {\n    when a == "x" or b == "y"',
+    'rule r {\n    when a == "x" or b == "y" severity\n}\n',
+    'macro m = a == "x" or b == "y"\nrule r {\n    when m\n}\n',
+    'rule r {\n\twhen\f a\n==\n"x"\n\tor\n b != "\u00e9"\n}\n',
+])
+def test_when_edge_cases_parse_the_same_every_way(text: str) -> None:
+    token_by_token, *others = _all_ways(text)
+    assert all(o == token_by_token for o in others)
+
+
+def test_a_long_chain_is_read_whole() -> None:
+    text = "rule r {\n    when " + " or ".join(f'u == "{i}"' for i in range(50)) + "\n}\n"
+    seen: list[str] = []
+    original = parser._fast_when
+
+    def spy(*args: Any) -> Any:
+        token = original(*args)
+        seen.append("whole" if token is not None else "rules")
+        return token
+
+    parser._fast_when = spy  # type: ignore[assignment]
+    try:
+        result = parser.parse(text, "t.ctr")
+    finally:
+        parser._fast_when = original  # type: ignore[assignment]
+    assert seen == ["whole"]
+    assert _all_ways(text)[0] == ("ok", result.file, result.diagnostics)
+
+
+@given(st.text(alphabet="ab_1 \n\t.-é\u00a0\u2028\x0b", max_size=14), st.data())
+def test_the_word_before_an_error_is_what_the_regex_found(text: str, data: st.DataObject) -> None:
+    import re
+
+    pos = data.draw(st.integers(0, len(text)))
+    found = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:pos])
+    assert parser._word_before(text, pos) == (found.group(1) if found else "")
