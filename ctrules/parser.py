@@ -1,6 +1,9 @@
 """Pipeline stage 1 — the parser: `.ctr` text → AST (`ctrules.nodes`).
 
-One Lark LALR parser per process, built from the grammar shipped inside the package. A single
+One Lark LALR parser per process, loaded from the tables built from the grammar and shipped
+inside the package (`TABLES`). Its lexer reads two things whole that Lark would read a token at
+a time: an example's JSON record and a `when` that is one long and/or chain; both build
+exactly what the grammar's rules would, and anything else is left to those rules. A single
 Transformer turns Lark's tree into frozen dataclasses; nothing after this module sees Lark.
 Lark's exceptions are converted here, in one place, into `CtrSyntaxError` with a position and a
 human hint. Problems that do not stop the parse (a property given twice, a missing `when`, an
