@@ -1,6 +1,9 @@
 """Pipeline stage 1 — the parser: `.ctr` text → AST (`ctrules.nodes`).
 
-One Lark LALR parser per process, built from the grammar shipped inside the package. A single
+One Lark LALR parser per process, loaded from the tables built from the grammar and shipped
+inside the package (`TABLES`). Its lexer reads two things whole that Lark would read a token at
+a time: an example's JSON record and a `when` that is one long and/or chain; both build
+exactly what the grammar's rules would, and anything else is left to those rules. A single
 Transformer turns Lark's tree into frozen dataclasses; nothing after this module sees Lark.
 Lark's exceptions are converted here, in one place, into `CtrSyntaxError` with a position and a
 human hint. Problems that do not stop the parse (a property given twice, a missing `when`, an
@@ -11,21 +14,31 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.exceptions import (
+    GrammarError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.lexer import Lexer
+from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
 
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .gcpause import gc_paused
-from .parser_cache import parser_cache
 
 SYNTAX_ERROR = "CTR001"
 DUPLICATE_PROPERTY = "CTR003"
@@ -75,19 +88,320 @@ def _collect_comment(tok: Token) -> Token:
     return tok
 
 
+LARK_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+    "start": ["start", "path"],
+}
+"""How the parser is built from the grammar (scripts/build_parser.py builds the shipped tables
+with the same options)."""
+
+TABLES = "data/ctr_parser.json"
+"""The LALR tables built from the grammar, shipped in the package (scripts/build_parser.py):
+building them costs a tenth of a second on every cold start, and a Lambda or a fresh machine
+has no cache to keep them in. JSON, not a pickle: loading it runs no code."""
+
+
+def grammar_text() -> str:
+    return resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
+
+
+def grammar_digest(grammar: str) -> str:
+    return hashlib.sha256(grammar.encode()).hexdigest()
+
+
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("ctrules.grammar").joinpath("ctr.lark").read_text("utf-8")
-    return Lark(
-        grammar,
-        cache=parser_cache(grammar),  # the built tables, so a cold start need not rebuild them
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        start=["start", "path"],
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
+    grammar = grammar_text()
+    callbacks = {"COMMENT": _collect_comment}
+    parser = shipped_parser(grammar, callbacks)
+    if parser is None:  # the grammar was edited, or another Lark: build (tests flag this)
+        parser = Lark(grammar, lexer_callbacks=callbacks, **LARK_OPTIONS)
+    _read_examples_whole(parser)
+    return parser
+
+
+def shipped_parser(grammar: str, callbacks: dict[str, Any]) -> Lark | None:
+    """The parser from the shipped tables, or None when they were not built from `grammar` by
+    this version of Lark."""
+    try:
+        raw = resources.files("ctrules").joinpath(TABLES).read_bytes()
+    except OSError:
+        return None
+    tables = json.loads(raw, object_pairs_hook=_int_keys)
+    if tables.get("grammar_sha256") != grammar_digest(grammar) \
+            or tables.get("lark") != lark_version():
+        return None
+    loaded: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+        tables["data"], tables["memo"], lexer_callbacks=callbacks)
+    return loaded
+
+
+def lark_version() -> str:
+    import lark
+
+    return str(lark.__version__)
+
+
+def _int_keys(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    # JSON keys are strings; the tables key states, tokens and memo entries by number.
+    return {int(k) if k.isdigit() else k: v for k, v in pairs}
+
+
+# ---- examples: JSON read whole ----------------------------------------------------------
+# Examples are most of a rule file's text (whole CloudTrail records), and Lark reads them a
+# token at a time. Where the parser expects an example's record, the lexer below gives it the
+# whole record as one JSON_EXAMPLE token, decoded by the json module, whenever the text there
+# is JSON that the grammar's own rules would read to the same value without a diagnostic;
+# anything else (a comment inside, a trailing comma, a form feed, a bad escape, a huge string
+# or number, deep nesting) is left to those rules, so every message stays what it was.
+
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")  # JSON's whitespace (the grammar's also has \f)
+_LONG_NUMBER = re.compile("[-+.0-9eE]{" + str(MAX_NUMBER_CHARS + 1) + "}")
+_MAX_EXAMPLE_DEPTH = 40
+"""Deeper records take the grammar's rules, which say "nested too deeply" at some depth that
+depends on the stack; CloudTrail records nest about ten levels."""
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(constant)  # NaN and Infinity are not JSON to the grammar
+
+
+_EXAMPLE_DECODER = json.JSONDecoder(parse_constant=_refuse)
+
+
+def _read_examples_whole(parser: Lark) -> None:
+    frontend = parser.parser
+    table = frontend.parser._parse_table
+    states = table.states
+    frontend.lexer = _ExampleLexer(
+        frontend.lexer,
+        frozenset(s for s, actions in states.items() if "JSON_EXAMPLE" in actions),
+        frozenset(s for s, actions in states.items() if "FAST_WHEN" in actions),
+        states, table.end_states["start"])
+
+
+class _ExampleLexer(Lexer):
+    """Lark's contextual lexer, plus JSON_EXAMPLE (`_json_example`) and FAST_WHEN
+    (`_fast_when`) tokens."""
+
+    def __init__(self, contextual: Any, json_states: frozenset[int],
+                 when_states: frozenset[int], states: dict[int, dict[str, Any]], end_state: int):
+        self.contextual = contextual
+        self.json_states = json_states
+        self.when_states = when_states
+        self.states = states
+        self.end_state = end_state
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        # ContextualLexer.lex, with the JSON_EXAMPLE and FAST_WHEN checks in front.
+        contextual = self.contextual
+        lexers = contextual.lexers
+        json_states = self.json_states
+        when_states = self.when_states
+        try:
+            while True:
+                position = parser_state.position
+                if position in json_states:
+                    token = _json_example(lexer_state)
+                    if token is not None:
+                        yield token
+                        continue
+                elif position in when_states:
+                    token = _fast_when(lexer_state, parser_state, self)
+                    if token is not None:
+                        yield token
+                        continue
+                yield lexers[position].next_token(lexer_state, parser_state)
+        except EOFError:
+            pass
+        except UnexpectedCharacters as e:
+            try:
+                last_token = lexer_state.last_token
+                token = contextual.root_lexer.next_token(lexer_state, parser_state)
+                raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                    token, e.allowed, state=parser_state,
+                    token_history=[last_token],
+                    terminals_by_name=contextual.root_lexer.terminals_by_name)
+            except UnexpectedCharacters:
+                raise e from None
+
+
+def _json_example(lexer_state: Any) -> Token | None:
+    """The record (or list of records) at the lexer's position as one token whose `value` is
+    the decoded JSON, or None when the grammar's rules must read it."""
+    text = lexer_state.text
+    source: str = getattr(text, "text", text)
+    limit: int = getattr(text, "end", len(source))
+    line_ctr = lexer_state.line_ctr
+    start = _JSON_SPACE.match(source, line_ctr.char_pos).end()  # type: ignore[union-attr]
+    if start >= limit or source[start] not in "{[":
+        return None
+    try:
+        value, end = _EXAMPLE_DECODER.raw_decode(source, start)
+    except (ValueError, RecursionError):
+        return None
+    if end > limit or end - start > MAX_STRING_CHARS or _LONG_NUMBER.search(source, start, end):
+        return None  # the grammar reports a string or number that long
+    if type(value) is list and not (value and all(type(v) is dict for v in value)):
+        return None
+    if not _shallow(value, _MAX_EXAMPLE_DEPTH):
+        return None
+    line_ctr.feed(source[line_ctr.char_pos:start])
+    token = Token("JSON_EXAMPLE", source[start:end], start, line_ctr.line, line_ctr.column)
+    line_ctr.feed(token)
+    token.end_line = line_ctr.line
+    token.end_column = line_ctr.column
+    token.end_pos = line_ctr.char_pos
+    token.value = value  # what example_prop takes
+    lexer_state.last_token = token
+    return token
+
+
+# ---- a `when` that is one long chain -----------------------------------------------------
+
+_WS = "[ \t\f\r\n]*"  # the grammar's whitespace (common.WS)
+_CLAUSE = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)"  # the path's head: a NAME
+    r"((?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?![A-Za-z0-9_])))*)"  # .NAME / .INDEX segments
+    + f"({_WS})(==|!=)({_WS})"
+    + r'"([^"\\\x00-\x1f]*)"'  # a string without escapes or control characters
+)
+_SPACE = re.compile(_WS)
+_JUNCTION = re.compile(f"({_WS})(and|or)(?![A-Za-z0-9_])({_WS})")
+_SKIP = re.compile(r"(?:[ \t\f\r\n]+|#[^\n]*)*")  # whitespace and comments
+_SPECIAL_HEADS = n.KEYWORDS | {"event"}
+"""Heads that lex as another terminal or build another path (`it`, `rule`, `not`, `true`, ...,
+`event.x`), or that the builder reports (a bare keyword)."""
+
+# (head, segments, path start, line, column, path end, op, value, string start, line, column,
+#  string end): enough to build the nodes with the spans the grammar's rules give them.
+_Clause = tuple[str, tuple[str | int, ...], int, int, int, int, str, str, int, int, int, int]
+
+
+def _fast_when(lexer_state: Any, parser_state: Any, lexer: _ExampleLexer) -> Token | None:
+    """The `when` at the lexer's position as one FAST_WHEN token whose `value` is its clauses
+    and junction, when it is a chain that `_Builder.fast_when` builds exactly as the grammar's
+    rules would (and the token after it is one the parser accepts there); else None."""
+    text = lexer_state.text
+    source: str = getattr(text, "text", text)
+    limit: int = getattr(text, "end", len(source))
+    line_ctr = lexer_state.line_ctr
+    pos = line_ctr.char_pos
+    line, line_start = line_ctr.line, line_ctr.line_start_pos
+    clauses: list[_Clause] = []
+    junction = ""
+
+    def skip(end: int) -> None:  # past whitespace up to `end`, counting lines
+        nonlocal pos, line, line_start
+        newlines = source.count("\n", pos, end)
+        if newlines:
+            line += newlines
+            line_start = source.rindex("\n", pos, end) + 1
+        pos = end
+
+    space = _SPACE.match(source, pos, limit)
+    assert space is not None
+    skip(space.end())
+    while True:
+        m = _CLAUSE.match(source, pos, limit)
+        if m is None:
+            return None
+        head, rest, value = m.group(1), m.group(2), m.group(6)
+        segments: list[str | int] = [int(s) if s.isdigit() else s for s in rest.split(".")[1:]]
+        if head in _SPECIAL_HEADS or len(value) > MAX_STRING_CHARS or any(
+                type(s) is str and s.startswith("__") and s.endswith("__")
+                for s in (head, *segments)):
+            return None
+        path_at = (m.start(1), line, m.start(1) - line_start + 1, m.end(2))
+        skip(m.end(3))
+        op = m.group(4)
+        skip(m.start(6) - 1)
+        clauses.append((head, tuple(segments), *path_at, op, value,
+                        pos, line, pos - line_start + 1, m.end(6) + 1))
+        pos = m.end(6) + 1
+        j = _JUNCTION.match(source, pos, limit)
+        if j is None or (junction and j.group(2) != junction):
+            break  # a mixed chain ends here, and the check below sends it the slow way
+        after_space = j.end(1)
+        following = _CLAUSE.match(source, j.end(), limit)
+        if following is None:
+            break
+        junction = j.group(2)
+        skip(after_space)
+        skip(j.end())
+    if len(clauses) < 2:
+        return None
+    end = clauses[-1][-1]
+    if not _accepts_after_when(lexer, parser_state, source, end, limit):
+        return None
+    first = clauses[0]
+    token = Token("FAST_WHEN", source[first[2]:end], first[2], first[3], first[4])
+    line_ctr.feed(source[line_ctr.char_pos:end])
+    token.end_line = line_ctr.line
+    token.end_column = line_ctr.column
+    token.end_pos = line_ctr.char_pos
+    token.value = (junction, clauses)
+    lexer_state.last_token = token
+    return token
+
+
+def _accepts_after_when(lexer: _ExampleLexer, parser_state: Any, source: str, end: int,
+                        limit: int) -> bool:
+    """Whether the parser, given FAST_WHEN here, accepts the token that follows (so that an
+    error there, with its expected set, is reported by the grammar's own rules)."""
+    at = _SKIP.match(source, end, limit)
+    assert at is not None
+    if at.end() >= limit:
+        follow = "$END"
+    else:
+        found = lexer.contextual.root_lexer.match(lexer_state_text(source, limit), at.end())
+        if not found:
+            return False
+        follow = found[1]
+    states, end_state = lexer.states, lexer.end_state
+    stack = list(parser_state.state_stack)
+    for kind in ("FAST_WHEN", follow):
+        while True:
+            action = states[stack[-1]].get(kind)
+            if action is None:
+                return False
+            what, arg = action
+            if what is Shift:
+                stack.append(arg)
+                break
+            if arg.expansion:
+                del stack[-len(arg.expansion):]
+            stack.append(states[stack[-1]][arg.origin.name][1])
+            if kind == "$END" and stack[-1] == end_state:
+                return True
+    return True
+
+
+def lexer_state_text(source: str, limit: int) -> Any:
+    try:
+        from lark.utils import TextSlice
+    except ImportError:  # Lark before 1.2 matched on the string itself
+        return source
+    return TextSlice(source, 0, limit)
+
+
+def _shallow(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` objects and arrays deep."""
+    level = [value]
+    for _ in range(limit):
+        below = []
+        for container in level:
+            for child in container.values() if type(container) is dict else container:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+        if not below:
+            return True
+        level = below
+    return False
 
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
@@ -257,6 +571,8 @@ def _syntax_diagnostic(
     found = str(token) if token is not None else rest[:1]
     width = max(1, len(found)) if found and token is not None else 1
     expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
+    # Made by our lexer only where the grammar's own tokens are expected too.
+    expected.difference_update(("JSON_EXAMPLE", "FAST_WHEN"))
     message, hint = _explain(err, rest, found, expected, text, line)
     abs_col = col + (col_offset if line == 1 else 0)
     span = n.Span(
@@ -346,11 +662,20 @@ def _explain_non_ascii(ch: str) -> tuple[str, str | None]:
             "in backticks: `name`")
 
 
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
 def _word_before(text: str, pos: int | None) -> str:
+    """The name (`[A-Za-z_][A-Za-z0-9_]*`) that ends just before `pos`, whitespace aside. A
+    backwards scan: a regex ending in `\\s*$` searched from every position of a long run of word
+    characters (a 64 KB string before the error) took quadratic time."""
     if pos is None:
         return ""
-    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:pos])
-    return match.group(1) if match else ""
+    head = text[:pos].rstrip()
+    start = len(head)
+    while start and head[start - 1] in _WORD_CHARS:
+        start -= 1
+    return head[start:].lstrip("0123456789")
 
 
 # ---- tree → AST -------------------------------------------------------------------------
@@ -375,11 +700,24 @@ _CONTROL = re.compile("[\x00-\x1f]")  # JSON strings may not hold these unescape
 @v_args(meta=True)
 class _Builder(Transformer[Token, Any]):
     def __init__(self, filename: str, line_offset: int = 0, col_offset: int = 0):
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no token callbacks: tokens pass as they are
         self.filename = filename
         self.line_offset = line_offset
         self.col_offset = col_offset
         self.diagnostics: list[Diagnostic] = []
+
+    def _call_userfunc(self, tree: Any, new_children: list[Any] | None = None) -> Any:
+        # Transformer._call_userfunc without its per-call lookups and `v_args` wrapper objects
+        # (a third of the transform of a long `or`); same recursion, same VisitError.
+        method = _BUILD.get(tree.data)
+        if method is None:
+            return super()._call_userfunc(tree, new_children)  # type: ignore[no-untyped-call]
+        try:
+            return method(self, tree.meta, tree.children if new_children is None else new_children)
+        except GrammarError:
+            raise
+        except Exception as e:
+            raise VisitError(tree.data, tree, e) from e  # type: ignore[no-untyped-call]
 
     # helpers
     def _span(self, meta: Meta) -> n.Span:
@@ -526,7 +864,34 @@ class _Builder(Transformer[Token, Any]):
 
     # ---- properties: each returns (name, value, span of the keyword, span of it all) ----
     def when_prop(self, meta: Meta, c: list[Any]) -> _Prop:
-        return ("when", c[1], self._tspan(c[0]), self._span(meta))
+        when = self._fast_when(c[1]) if isinstance(c[1], Token) else c[1]
+        return ("when", when, self._tspan(c[0]), self._span(meta))
+
+    def _fast_when(self, token: Token) -> n.Expr:
+        """The nodes of a FAST_WHEN chain (`_fast_when`), as `path`, `literal`, `compare`
+        and `or_expr`/`and_expr` build them from the same text."""
+        junction, clauses = token.value
+        lo, co, file = self.line_offset, self.col_offset, self.filename
+
+        def span(line: int, col: int, end_line: int, end_col: int, start: int,
+                 end: int) -> n.Span:
+            return n.Span(file, line + lo, col + (co if line == 1 else 0), end_line + lo,
+                          end_col + (co if end_line == 1 else 0), start, end)
+
+        operands: list[n.Expr] = []
+        for (head, segments, p_start, p_line, p_col, p_end, op, value,
+             s_start, s_line, s_col, s_end) in clauses:
+            path = n.Path((head, *segments), "rel",
+                          span(p_line, p_col, p_line, p_col + p_end - p_start, p_start, p_end),
+                          quoted=(False,) * (1 + len(segments)))
+            literal = n.Literal_(value, False, span(s_line, s_col, s_line,
+                                                    s_col + s_end - s_start, s_start, s_end))
+            operands.append(n.Compare(op, path, literal, span(
+                p_line, p_col, s_line, s_col + s_end - s_start, p_start, s_end)))
+        first, last = clauses[0], clauses[-1]
+        whole = span(first[3], first[4], last[9], last[10] + last[11] - last[8], first[2],
+                     last[11])
+        return n.Or(tuple(operands), whole) if junction == "or" else n.And(tuple(operands), whole)
 
     def severity_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         value = str(c[1])
@@ -665,6 +1030,8 @@ class _Builder(Transformer[Token, Any]):
 
     def example_prop(self, meta: Meta, c: list[Any]) -> _Prop:
         kw, name, verdict, event, *rest = c
+        if isinstance(event, Token):  # JSON_EXAMPLE: decoded by the lexer
+            event = event.value
         routes = self._strings(rest[1], "routes") if rest else None
         example = n.Example(name.value, verdict, event, routes, self._span(meta))
         return ("example", example, self._tspan(kw), self._span(meta))
@@ -875,6 +1242,12 @@ class _Builder(Transformer[Token, Any]):
 
     def json_null(self, meta: Meta, c: list[Any]) -> None:
         return None
+
+
+_BUILD: dict[str, Callable[..., Any]] = {
+    name: attr.base_func for name, attr in vars(_Builder).items() if hasattr(attr, "base_func")
+}
+"""The tree → AST functions of `_Builder`, by rule name (unwrapped from `v_args`)."""
 
 
 def _flatten(kind: type[n.And] | type[n.Or], items: list[Any]) -> tuple[n.Expr, ...]:

@@ -31,6 +31,7 @@ from .compiler import (
     required_event_names,
 )
 from .diagnostics import Diagnostic, RuleSetError
+from .gcpause import gc_paused
 from .index import Indexed, decode_paths, index_candidates, necessary
 from .templates import parse_template
 from .values import MISSING, Fanout, expand, make_walker
@@ -608,7 +609,13 @@ def load_rules(path: str | FsPath | Sequence[str | FsPath]) -> RuleSet:
     from .checks import check_sources, load_sources
 
     paths = [path] if isinstance(path, (str, FsPath)) else list(path)
-    files, diagnostics = check_sources(load_sources(paths), catalog=False)
+    with gc_paused():  # nothing built here is garbage; see ctrules.gcpause
+        return _load(paths, check_sources(load_sources(paths), catalog=False))
+
+
+def _load(paths: list[str | FsPath],
+          checked: tuple[list[n.RuleFile], list[Diagnostic]]) -> RuleSet:
+    files, diagnostics = checked
     errors = blocking(diagnostics)
     if errors:
         raise RuleSetError(errors)

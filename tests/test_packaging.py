@@ -27,6 +27,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contains_grammar_and_rules(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "ctrules/grammar/ctr.lark" in names
+    assert "ctrules/data/ctr_parser.json" in names  # the parser's tables: no cache needed
     assert "ctrules/py.typed" in names
     shipped_rules = {n for n in names if n.startswith("ctrules/rules/") and n.endswith(".ctr")}
     repo_rules = {f"ctrules/rules/{p.relative_to(ROOT / 'rules').as_posix()}"

@@ -55,9 +55,11 @@ _CLOUDTRAIL_CHECKS = "ctrules.checks.cloudtrail"
 
 def _extra_checks(catalog: bool = True) -> list[ExtraCheck]:
     checks = list(EXTRA_CHECKS)
+    if not catalog:
+        return checks  # the catalog and schema checks only warn
     # The module is looked up by name so that a test can leave the catalog checks out; a
     # module that exists but fails to import is a bug that must surface.
-    if catalog and importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
+    if importlib.util.find_spec(_CLOUDTRAIL_CHECKS) is not None:
         module = importlib.import_module(_CLOUDTRAIL_CHECKS)
         found = getattr(module, "cloudtrail_findings", None)
         if callable(found):
@@ -103,8 +105,9 @@ def check_sources(
     sources: Sequence[tuple[str, str]], today: date | None = None, catalog: bool = True
 ) -> tuple[list[n.RuleFile], list[Diagnostic]]:
     """Parse and check a whole rule set; returns the parsed files and ALL findings, sorted.
-    `catalog=False` leaves out the CloudTrail catalog checks (warnings only: a rule set loaded
-    to evaluate events, whose warnings nobody reads, need not pay for "did you mean")."""
+    `catalog=False` leaves out the CloudTrail catalog and schema checks (warnings only: a rule
+    set loaded to evaluate events, whose warnings nobody reads, need not pay for "did you mean"
+    or for reading the schema)."""
     with gc_paused():
         return _check_sources(sources, today, catalog)
 

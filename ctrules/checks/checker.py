@@ -599,13 +599,12 @@ class _Checker:
     def check_compare(self, e: n.Compare, ctx: _Ctx) -> None:
         left = self.operand_type(e.left, ctx)
         self.check_right_path(e.right, ctx)
-        left_src = _shown(e.left) or _describe(e.left)
         if isinstance(e.left, n.Path) and e.left.anchor == "rule":
             self.check_rule_field_compare(e, ctx)
             return
         if isinstance(e.right, n.Path) and isinstance(e.left, n.Path) and e.left == e.right \
                 and self.right_name_kind(e.right) is None:
-            self.emit("CTR110", e.span, f"{left_src} is compared with itself",
+            self.emit("CTR110", e.span, f"{_source(e.left)} is compared with itself",
                       "compare it with a literal or another field")
         if isinstance(e.right, n.Literal_) and isinstance(e.right.value, str):
             self.quoted_path(e.right)
@@ -620,6 +619,7 @@ class _Checker:
         finding = TYPE_RULES.get((kind, "eq" if e.op in ("==", "!=") else "order", right_kind))
         if finding is None:
             return
+        left_src = _source(e.left)  # only for a message: formatting every left side is slow
         value = e.right.value if isinstance(e.right, n.Literal_) else None
         always = "true" if e.op == "!=" else "false"
         if finding == "list-order":
@@ -673,7 +673,6 @@ class _Checker:
 
     def check_in(self, e: n.InTest, ctx: _Ctx) -> None:
         left = self.operand_type(e.left, ctx)
-        left_src = _shown(e.left) or _describe(e.left)
         right = e.right
         if isinstance(right, n.Call):
             for arg in right.args:
@@ -685,7 +684,7 @@ class _Checker:
                                   'write a network such as "10.0.0.0/8" or "2001:db8::/32"',
                                   fallback=e.span)
             if left is not None and left.kind != "str":
-                self.emit("CTR101", e.left.span, f"{left_src} is {_KIND_NAMES[left.kind]}; "
+                self.emit("CTR101", e.left.span, f"{_source(e.left)} is {_KIND_NAMES[left.kind]}; "
                           "cidr() matches IP address strings only", fallback=e.span)
             return
         kind = self.right_name_kind(right)
@@ -722,7 +721,7 @@ class _Checker:
                          for k in kinds):
             wrong = ", ".join(sorted(_KIND_NAMES[k] for k in kinds))
             self.emit("CTR101", right.span,
-                      f"{left_src} is {_KIND_NAMES[left.kind]} but the list holds {wrong}: "
+                      f"{_source(e.left)} is {_KIND_NAMES[left.kind]} but the list holds {wrong}: "
                       f"`{'not in' if e.negated else 'in'}` is always "
                       f"{'true' if e.negated else 'false'}",
                       "write the list items as " + _KIND_NAMES[left.kind] + "s"
@@ -827,6 +826,11 @@ def _describe(op: Any) -> str:
     if isinstance(op, n.Call):
         return f"{op.name}(...)"
     return "the value"
+
+
+def _source(operand: n.Operand) -> str:
+    """An operand as written, for a message."""
+    return _shown(operand) or _describe(operand)
 
 
 def _retype_hint(left_src: str, op: str, kind: str, value: n.Value) -> str | None:
