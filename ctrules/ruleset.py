@@ -208,11 +208,11 @@ class RuleSet:
         record = event if type(event) is dict else _as_record(event)
         # The per-event hot path, inline: one lookup on all four dispatch fields (filled from
         # the two-level dispatch on first sight of a key, see `_find`).
-        get = record.get
-        identity = get("userIdentity")
+        identity = record.get("userIdentity")
         try:
-            found = self._flat[(get("eventSource", MISSING), get("eventName", MISSING),
-                                get("errorCode", MISSING),
+            found = self._flat[(record.get("eventSource", MISSING),
+                                record.get("eventName", MISSING),
+                                record.get("errorCode", MISSING),
                                 identity.get("type", MISSING) if type(identity) is dict
                                 else MISSING if identity is None else _NOT_A_DICT)]
         except (KeyError, TypeError):
@@ -228,7 +228,7 @@ class RuleSet:
         (suppressed ones included), in order, skipping records without any. The alerts are
         those `evaluate(record)` gives; `record` is the dict they were evaluated on (the record
         itself when it is a dict). One loop over the dispatch table instead of a call per
-        record: what `ctrules run` and the consumer use."""
+        record (what `ctrules run` and the consumer use); an iterator is consumed lazily."""
         flat = self._flat
         find = self._find
         matches = self._matches
@@ -237,11 +237,11 @@ class RuleSet:
         indexed = Indexed
         for event in records:
             record = event if type(event) is dict else _as_record(event)
-            get = record.get
-            identity = get("userIdentity")
+            identity = record.get("userIdentity")
             try:
-                found = flat[(get("eventSource", missing), get("eventName", missing),
-                              get("errorCode", missing),
+                found = flat[(record.get("eventSource", missing),
+                              record.get("eventName", missing),
+                              record.get("errorCode", missing),
                               identity.get("type", missing) if type(identity) is dict
                               else missing if identity is None else not_a_dict)]
             except (KeyError, TypeError):
@@ -266,9 +266,12 @@ class RuleSet:
                 log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
                 continue
             if hit:
-                if ignore_results is None:
-                    ignore_results = {}
-                alerts.append(self._alert(rule, record, ignore_results))
+                if rule.ignores:
+                    if ignore_results is None:
+                        ignore_results = {}
+                    alerts.append(self._alert(rule, record, ignore_results))
+                else:
+                    alerts.append(matched(rule.source or _alert_source(rule), record, ()))
         return alerts
 
     def _find(self, record: dict[str, Any]) -> Candidates | Indexed | None:
@@ -395,12 +398,7 @@ class RuleSet:
                 memo[ignore.name] = hit
             if hit:
                 fired.append(ignore.name)
-        source = rule.source
-        if source is None:
-            info = rule.info
-            source = rule.source = AlertSource(info.name, info.severity, info.tags,
-                                               info.description, rule.summary, rule.group_key)
-        return matched(source, record, tuple(fired))
+        return matched(rule.source or _alert_source(rule), record, tuple(fired))
 
     def candidates_for(self, event: Any) -> tuple[str, ...]:
         """The names of the rules the dispatch index tests `event` against (for explain/bench)."""
@@ -506,6 +504,14 @@ class _SecondLevel(dict[tuple[Any, Any], "Candidates | Indexed"]):
         super().__init__()
         self.rules = rules
 _KEY_TYPES = (str, type(None))
+
+
+def _alert_source(rule: _Rule) -> AlertSource:
+    """What every alert of `rule` shares (made once, on its first alert)."""
+    info = rule.info
+    rule.source = AlertSource(info.name, info.severity, info.tags, info.description,
+                              rule.summary, rule.group_key)
+    return rule.source
 
 
 def _dispatch_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
