@@ -28,7 +28,7 @@ from typing import Any
 import re2
 
 from . import nodes as n
-from .values import MISSING, Fanout, expand, make_walker, parse_address, present
+from .values import ADDRESSES, MISSING, Fanout, expand, make_walker, parse_address, present
 
 Mapping_ = tuple[str, ...]  # string functions applied to the path's values, innermost first
 Key = tuple[tuple[str | int, ...], Mapping_]
@@ -430,6 +430,54 @@ class _StringTable:
                 return eq.get(mapping(v))
 
             return _probe(self.key[0], eq_mapped, self._slow)
+        if not eq and not self.suffixes and self.regex is None:
+            prefixes = tuple(self.prefixes.items())
+
+            def prefixes_only(v: str) -> Iterable[int] | None:
+                if mapping is not None:
+                    v = mapping(v)
+                out: list[int] | None = None
+                for length, table in prefixes:
+                    hit = table.get(v[:length])
+                    if hit:
+                        out = hit if out is None else [*out, *hit]
+                return out
+
+            return _probe(self.key[0], prefixes_only, self._slow)
+        if not eq and not self.prefixes and not self.suffixes:
+            regex, regex_rules = self.regex, self.regex_rules
+            every_regex_rule = self.every_regex_rule
+
+            def regex_only(v: str) -> Iterable[int] | None:
+                if mapping is not None:
+                    v = mapping(v)
+                matched = regex.match(v)
+                if matched is None:
+                    return every_regex_rule
+                if not matched:
+                    return None
+                return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
+
+            segments = self.key[0]
+            if mapping is None and len(segments) == 1 and type(segments[0]) is str:
+                key, slow = segments[0], self._slow
+
+                def regex_probe(record: dict[str, Any]) -> Iterable[int] | None:
+                    # regex_only inline: user agents are on most records.
+                    v = record.get(key)
+                    if type(v) is str:
+                        matched = regex.match(v)
+                        if matched is None:
+                            return every_regex_rule
+                        if not matched:
+                            return None
+                        return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
+                    if v is None:
+                        return None
+                    return slow(record)
+
+                return regex_probe
+            return _probe(segments, regex_only, self._slow)
         one = self._one()
 
         def every_kind(v: str) -> Iterable[int] | None:
@@ -525,8 +573,13 @@ class _CidrTable:
         nets = tuple((version, prefixlen, table)
                      for (version, prefixlen), table in self.nets.items())
 
+        addresses = ADDRESSES
+
         def one(v: str) -> Iterable[int] | None:
-            parsed = parse_address(v)
+            try:
+                parsed = addresses[v]
+            except KeyError:
+                parsed = parse_address(v)
             if parsed is None:
                 return None
             version, number, bits = parsed
@@ -538,7 +591,34 @@ class _CidrTable:
                         out = hit if out is None else [*out, *hit]
             return out
 
-        return _probe(self.segments, one, self._slow)
+        segments = self.segments
+        if len(segments) == 1 and type(segments[0]) is str:
+            key, slow = segments[0], self._slow
+
+            def cidr_probe(record: dict[str, Any]) -> Iterable[int] | None:
+                # `one` inline: source addresses are on every record.
+                v = record.get(key)
+                if type(v) is str:
+                    try:
+                        parsed = addresses[v]
+                    except KeyError:
+                        parsed = parse_address(v)
+                    if parsed is None:
+                        return None
+                    version, number, bits = parsed
+                    out: list[int] | None = None
+                    for net_version, prefixlen, table in nets:
+                        if version == net_version:
+                            hit = table.get(number >> (bits - prefixlen))
+                            if hit:
+                                out = hit if out is None else [*out, *hit]
+                    return out
+                if v is None:
+                    return None
+                return slow(record)
+
+            return cidr_probe
+        return _probe(segments, one, self._slow)
 
     def _slow(self, record: Any) -> Positions:
         out: Positions = set()

@@ -215,7 +215,7 @@ Address = tuple[int, int, int]  # (version, number, bits)
 
 # Source addresses repeat: parsing one with ipaddress costs several times the whole test, so
 # parsed addresses are kept (bounded; cleared when full).
-_ADDRESSES: dict[str, Address | None] = {}
+ADDRESSES: dict[str, Address | None] = {}
 _ADDRESS_CACHE_LIMIT = 65536
 
 
@@ -223,7 +223,7 @@ def parse_address(text: str) -> Address | None:
     """(version, number, bits) of an IP address as `in cidr(...)` reads it (ipaddress's
     `ip_address`; an IPv6 zone is ignored, as `ip in network` ignores it), or None."""
     try:
-        return _ADDRESSES[text]
+        return ADDRESSES[text]
     except KeyError:
         pass
     import ipaddress
@@ -234,9 +234,9 @@ def parse_address(text: str) -> Address | None:
         parsed = None
     else:
         parsed = (ip.version, int(ip), ip.max_prefixlen)
-    if len(_ADDRESSES) >= _ADDRESS_CACHE_LIMIT:
-        _ADDRESSES.clear()
-    _ADDRESSES[text] = parsed
+    if len(ADDRESSES) >= _ADDRESS_CACHE_LIMIT:
+        ADDRESSES.clear()
+    ADDRESSES[text] = parsed
     return parsed
 
 
@@ -245,7 +245,7 @@ def cidr_test(networks: Sequence[Any]) -> Callable[[str], bool]:
     IPv6 never match each other (an IPv4-mapped IPv6 address is IPv6)."""
     ranges = tuple((net.version, int(net.network_address), int(net.broadcast_address))
                    for net in networks)
-    addresses = _ADDRESSES
+    addresses = ADDRESSES
 
     def in_networks(text: str) -> bool:
         try:

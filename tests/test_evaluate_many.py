@@ -292,11 +292,11 @@ def test_cidr_test_is_ipaddress(networks: list[Any], texts: list[str]) -> None:
 
 def test_cidr_cache_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(values, "_ADDRESS_CACHE_LIMIT", 2)
-    values._ADDRESSES.clear()
+    values.ADDRESSES.clear()
     test = values.cidr_test([ipaddress.ip_network("10.0.0.0/8")])
     answers = [test(t) for t in ("10.1.1.1", "11.1.1.1", "x", "10.2.2.2", "10.1.1.1")]
     assert answers == [True, False, False, True, True]
-    assert len(values._ADDRESSES) <= 2
+    assert len(values.ADDRESSES) <= 2
 
 
 def test_regex_set_memo_answers_as_the_set(monkeypatch: pytest.MonkeyPatch) -> None:
