@@ -167,16 +167,26 @@ class Alert:
         return self._dict()
 
     def _dict(self) -> dict[str, Any]:
+        source = self._source
+        event = self.event
+        if type(event) is dict:
+            event_id, name, account = (event.get("eventID"), event.get("eventName"),
+                                       event.get("recipientAccountId"))
+            event_id = event_id if type(event_id) is str else self.event_id
+            name = name if type(name) is str else self.event_name
+            account = account if type(account) is str else self.account
+        else:
+            event_id, name, account = self.event_id, self.event_name, self.account
         return {
-            "rule": self.rule,
-            "severity": self.severity,
+            "rule": source.rule,
+            "severity": source.severity,
             "summary": self.summary,
-            "eventID": self.event_id,
-            "eventName": self.event_name,
-            "account": self.account,
-            "tags": list(self.tags),
+            "eventID": event_id,
+            "eventName": name,
+            "account": account,
+            "tags": list(source.tags),
             "ignored_by": list(self.ignored_by),
-            "event": self.event,
+            "event": event,
         }
 
     def to_json(self) -> tuple[bytes, bool]:
