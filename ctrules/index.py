@@ -460,13 +460,16 @@ class _StringTable:
 
             segments = self.key[0]
             if mapping is None and len(segments) == 1 and type(segments[0]) is str:
-                key, slow = segments[0], self._slow
+                key, slow, memo = segments[0], self._slow, regex.memo
 
                 def regex_probe(record: dict[str, Any]) -> Iterable[int] | None:
                     # regex_only inline: user agents are on most records.
                     v = record.get(key)
                     if type(v) is str:
-                        matched = regex.match(v)
+                        try:
+                            matched = memo[v]
+                        except KeyError:
+                            matched = regex.match(v)
                         if matched is None:
                             return every_regex_rule
                         if not matched:
