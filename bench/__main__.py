@@ -102,16 +102,16 @@ def warm_up(rs: Any, probes: list[dict[str, str]]) -> float:
 
 
 def _ruleset_counter(rs: Any, counts: Counter[str]) -> Callable[[list[Any]], None]:
-    evaluate = rs.evaluate
+    """ctrules as `ctrules run` and the consumer call it: `RuleSet.evaluate_many` over the
+    records (one call per batch, (record, alerts) back for the records that alert)."""
+    evaluate_many = rs.evaluate_many
     # rules/compat/fivexl.ctr names the parity rules fivexl_<name>; count them under <name>.
     rename = {r.name: r.name.removeprefix("fivexl_") for r in rs.rules}
 
     def run(records: list[Any]) -> None:
-        for record in records:
-            alerts = evaluate(record)
-            if alerts:
-                for alert in alerts:
-                    counts[rename[alert.rule]] += 1
+        for _, alerts in evaluate_many(records):
+            for alert in alerts:
+                counts[rename[alert.rule]] += 1
 
     return run
 
@@ -727,10 +727,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _lazy_run(path: Path, ruleset: Any) -> None:
     """What `ctrules run` does per file: read it, decode lazily, evaluate every record."""
-    evaluate = ruleset.evaluate
-    for item in iter_document(path.read_bytes(), str(path), ruleset):
-        if not isinstance(item, BadRecord):
-            evaluate(item)
+    items = iter_document(path.read_bytes(), str(path), ruleset)
+    for _ in ruleset.evaluate_many(item for item in items if not isinstance(item, BadRecord)):
+        pass
 
 
 def _agree(a: Counter[str], b: Counter[str], names: list[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .gcpause import gc_paused
 from .values import (
     MISSING,
     Fanout,
+    cidr_test,
     equal,
     expand,
     length,
@@ -510,25 +511,15 @@ class _Compiler:
                 networks.append(ipaddress.ip_network(arg.value, strict=False))
             except ValueError as exc:
                 raise CompileError(f"invalid CIDR {arg.value!r}: {exc}") from None
-        v4 = [net for net in networks if net.version == 4]
-        v6 = [net for net in networks if net.version == 6]
         if not networks:
             return False
+        test = cidr_test(networks)
+        if isinstance(left, n.Path) and left.anchor != "it":
+            return self.string_pred(left, test)  # strings only, arrays expanded, as below
         values = self.values(left)
 
         def in_cidr(r: Any, c: Any) -> bool:
-            for v in values(r, c):
-                if type(v) is not str:
-                    continue
-                try:
-                    ip = ipaddress.ip_address(v)
-                except ValueError:
-                    continue
-                # IPv4 and IPv6 never match each other; an IPv4-mapped IPv6 is IPv6.
-                nets = v4 if ip.version == 4 else v6
-                if any(ip in net for net in nets):
-                    return True
-            return False
+            return any(type(v) is str and test(v) for v in values(r, c))
 
         return in_cidr
 

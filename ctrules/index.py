@@ -28,7 +28,7 @@ from typing import Any
 import re2
 
 from . import nodes as n
-from .values import MISSING, Fanout, expand, make_walker, present
+from .values import ADDRESSES, MISSING, Fanout, expand, make_walker, parse_address, present
 
 Mapping_ = tuple[str, ...]  # string functions applied to the path's values, innermost first
 Key = tuple[tuple[str | int, ...], Mapping_]
@@ -43,6 +43,8 @@ _RE2_OPTIONS.log_errors = False
 # Always matches: when RE2::Set runs out of memory it silently reports no match, so a result
 # without this pattern means "don't know" and every regex rule is tried.
 _SENTINEL = ""
+# Entries kept per regex set of what each text matched (cleared when full).
+_MEMO_LIMIT = 16384
 
 
 # ---- necessary conditions --------------------------------------------------------------------
@@ -271,10 +273,51 @@ def _strings(walk: Callable[[Any], Any], record: Any) -> list[str]:
     return []
 
 
+# A table's lookup for one record (a dict): the positions it selects, or None/empty.
+Probe = Callable[[dict[str, Any]], "Iterable[int] | None"]
+
+
+def _probe(segments: tuple[str | int, ...], one: Callable[[str], Iterable[int] | None],
+           slow: Callable[[Any], Iterable[int]]) -> Probe:
+    """A probe reading a one- or two-key path inline and calling `one` on a string value;
+    anything else (arrays, fan-outs, other types, longer paths) goes to `slow`, the table's
+    general `select`. A missing field and null select nothing (no string to look up)."""
+    if len(segments) == 1 and type(segments[0]) is str:
+        key = segments[0]
+
+        def probe1(record: dict[str, Any]) -> Iterable[int] | None:
+            v = record.get(key)
+            if type(v) is str:
+                return one(v)
+            if v is None:
+                return None
+            return slow(record)
+
+        return probe1
+    if len(segments) == 2 and type(segments[0]) is str and type(segments[1]) is str:
+        k1, k2 = str(segments[0]), str(segments[1])
+
+        def probe2(record: dict[str, Any]) -> Iterable[int] | None:
+            o = record.get(k1)
+            if type(o) is dict:
+                v = o.get(k2)
+                if type(v) is str:
+                    return one(v)
+                if v is None:
+                    return None
+            elif o is None:
+                return None
+            return slow(record)
+
+        return probe2
+    return slow
+
+
 class _StringTable:
     """Every string condition on one (path, mapping)."""
 
     def __init__(self, key: Key):
+        self.key = key
         self.walk = make_walker(key[0])
         self.mapping = _mapper(key[1])
         self.eq: dict[str, list[int]] = {}
@@ -376,6 +419,82 @@ class _StringTable:
                 if type(x) is str:
                     one(x, out)
 
+    def probe(self) -> Probe:
+        """`select` for the common case, a string value, without building a set."""
+        eq, mapping = self.eq, self.mapping
+        if not self.prefixes and not self.suffixes and self.regex is None:
+            if mapping is None:
+                return _probe(self.key[0], eq.get, self._slow)
+
+            def eq_mapped(v: str) -> Iterable[int] | None:
+                return eq.get(mapping(v))
+
+            return _probe(self.key[0], eq_mapped, self._slow)
+        if not eq and not self.suffixes and self.regex is None:
+            prefixes = tuple(self.prefixes.items())
+
+            def prefixes_only(v: str) -> Iterable[int] | None:
+                if mapping is not None:
+                    v = mapping(v)
+                out: list[int] | None = None
+                for length, table in prefixes:
+                    hit = table.get(v[:length])
+                    if hit:
+                        out = hit if out is None else [*out, *hit]
+                return out
+
+            return _probe(self.key[0], prefixes_only, self._slow)
+        if not eq and not self.prefixes and not self.suffixes:
+            regex, regex_rules = self.regex, self.regex_rules
+            every_regex_rule = self.every_regex_rule
+
+            def regex_only(v: str) -> Iterable[int] | None:
+                if mapping is not None:
+                    v = mapping(v)
+                matched = regex.match(v)
+                if matched is None:
+                    return every_regex_rule
+                if not matched:
+                    return None
+                return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
+
+            segments = self.key[0]
+            if mapping is None and len(segments) == 1 and type(segments[0]) is str:
+                key, slow, memo = segments[0], self._slow, regex.memo
+
+                def regex_probe(record: dict[str, Any]) -> Iterable[int] | None:
+                    # regex_only inline: user agents are on most records.
+                    v = record.get(key)
+                    if type(v) is str:
+                        try:
+                            matched = memo[v]
+                        except KeyError:
+                            matched = regex.match(v)
+                        if matched is None:
+                            return every_regex_rule
+                        if not matched:
+                            return None
+                        return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
+                    if v is None:
+                        return None
+                    return slow(record)
+
+                return regex_probe
+            return _probe(segments, regex_only, self._slow)
+        one = self._one()
+
+        def every_kind(v: str) -> Iterable[int] | None:
+            out: Positions = set()
+            one(v, out)
+            return out
+
+        return _probe(self.key[0], every_kind, self._slow)
+
+    def _slow(self, record: Any) -> Positions:
+        out: Positions = set()
+        self.select(record, out)
+        return out
+
 
 class _RegexSet:
     """All patterns of one path in one RE2::Set, plus the always-matching sentinel."""
@@ -383,6 +502,8 @@ class _RegexSet:
     def __init__(self, patterns: Sequence[str]):
         self.added: list[bool] = []
         self.index: list[int] = []  # set index -> pattern index
+        # User agents and the like repeat: a matched text is not matched again (bounded).
+        self.memo: dict[str, list[int] | None] = {}
         self.set: Any = re2.Set.SearchSet(_RE2_OPTIONS)
         for i, pattern in enumerate(patterns):
             try:
@@ -400,7 +521,20 @@ class _RegexSet:
             self.set = None
 
     def match(self, text: str) -> list[int] | None:
-        """Pattern indexes that match, or None when the set cannot say (all must be tried)."""
+        """Pattern indexes that match, or None when the set cannot say (all must be tried).
+        The list is shared: callers only read it."""
+        memo = self.memo
+        try:
+            return memo[text]
+        except KeyError:
+            pass
+        found = self._match(text)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[text] = found
+        return found
+
+    def _match(self, text: str) -> list[int] | None:
         if self.set is None:
             return None
         try:
@@ -415,6 +549,7 @@ class _RegexSet:
 
 class _CidrTable:
     def __init__(self, segments: tuple[str | int, ...]):
+        self.segments = segments
         self.walk = make_walker(segments)
         # (version, prefix length) -> network number -> positions
         self.nets: dict[tuple[int, int], dict[int, list[int]]] = {}
@@ -427,10 +562,7 @@ class _CidrTable:
 
     def select(self, record: Any, out: Positions) -> None:
         for v in _strings(self.walk, record):
-            try:
-                parsed = _ADDRESSES[v]
-            except KeyError:
-                parsed = _parse_address(v)
+            parsed = parse_address(v)
             if parsed is None:
                 continue
             version, number, bits = parsed
@@ -440,24 +572,61 @@ class _CidrTable:
                     if hit:
                         out.update(hit)
 
+    def probe(self) -> Probe:
+        nets = tuple((version, prefixlen, table)
+                     for (version, prefixlen), table in self.nets.items())
 
-# Source addresses repeat: parsing one with ipaddress costs more than the whole lookup.
-_ADDRESSES: dict[str, tuple[int, int, int] | None] = {}
-_ADDRESS_CACHE_LIMIT = 65536
+        addresses = ADDRESSES
 
+        def one(v: str) -> Iterable[int] | None:
+            try:
+                parsed = addresses[v]
+            except KeyError:
+                parsed = parse_address(v)
+            if parsed is None:
+                return None
+            version, number, bits = parsed
+            out: list[int] | None = None
+            for net_version, prefixlen, table in nets:
+                if version == net_version:
+                    hit = table.get(number >> (bits - prefixlen))
+                    if hit:
+                        out = hit if out is None else [*out, *hit]
+            return out
 
-def _parse_address(text: str) -> tuple[int, int, int] | None:
-    """(version, number, bits) of an IP address as `in cidr(...)` parses it, or None."""
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        parsed = None
-    else:
-        parsed = (ip.version, int(ip), ip.max_prefixlen)
-    if len(_ADDRESSES) >= _ADDRESS_CACHE_LIMIT:
-        _ADDRESSES.clear()
-    _ADDRESSES[text] = parsed
-    return parsed
+        segments = self.segments
+        if len(segments) == 1 and type(segments[0]) is str:
+            key, slow = segments[0], self._slow
+
+            def cidr_probe(record: dict[str, Any]) -> Iterable[int] | None:
+                # `one` inline: source addresses are on every record.
+                v = record.get(key)
+                if type(v) is str:
+                    try:
+                        parsed = addresses[v]
+                    except KeyError:
+                        parsed = parse_address(v)
+                    if parsed is None:
+                        return None
+                    version, number, bits = parsed
+                    out: list[int] | None = None
+                    for net_version, prefixlen, table in nets:
+                        if version == net_version:
+                            hit = table.get(number >> (bits - prefixlen))
+                            if hit:
+                                out = hit if out is None else [*out, *hit]
+                    return out
+                if v is None:
+                    return None
+                return slow(record)
+
+            return cidr_probe
+        return _probe(segments, one, self._slow)
+
+    def _slow(self, record: Any) -> Positions:
+        out: Positions = set()
+        self.select(record, out)
+        return out
 
 
 class _PresentTable:
@@ -469,12 +638,20 @@ class _PresentTable:
         if present(self.walk(record)):
             out.update(self.rules)
 
+    def probe(self) -> Probe:
+        walk, rules = self.walk, self.rules
+
+        def present_probe(record: Any) -> Iterable[int] | None:
+            return rules if present(walk(record)) else None
+
+        return present_probe
+
 
 class Indexed:
     """A dispatch entry's candidates behind lookup tables: `select(record)` gives the ones to
     test, in rule order."""
 
-    __slots__ = ("candidates", "tables", "residual", "residual_only")
+    __slots__ = ("candidates", "tables", "residual", "residual_only", "probes")
 
     def __init__(self, candidates: tuple[Candidate, ...], conds: Sequence[Cond | None],
                  regex_cache: dict[tuple[str, ...], Any]):
@@ -506,11 +683,22 @@ class Indexed:
         self.tables: tuple[Any, ...] = (*strings.values(), *cidrs.values(), *presents.values())
         self.residual = frozenset(residual)
         self.residual_only = tuple(candidates[p] for p in sorted(self.residual))
+        self.probes = tuple(table.probe() for table in self.tables)
 
     def select(self, record: Any) -> tuple[Candidate, ...]:
-        hits: Positions = set()
-        for table in self.tables:
-            table.select(record, hits)
+        hits: Positions | None = None
+        if type(record) is dict:
+            for probe in self.probes:
+                found = probe(record)
+                if found:
+                    if hits is None:
+                        hits = set(found)
+                    else:
+                        hits.update(found)
+        else:
+            hits = set()
+            for table in self.tables:
+                table.select(record, hits)
         if not hits:
             return self.residual_only
         hits.update(self.residual)

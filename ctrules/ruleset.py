@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from . import nodes as n
-from .alerts import Alert
+from .alerts import Alert, AlertSource, matched
 from .compiler import (
     DISPATCH_PATHS,
     RULE_KEY,
@@ -91,6 +91,7 @@ class _Rule:
     ignores: tuple[_Ignore, ...] = ()
     order: int = 0
     needs: Any = None  # the field index's necessary condition (ctrules.index), or None
+    source: AlertSource | None = None  # what its alerts share (made on the first one)
 
 
 @dataclass
@@ -158,6 +159,8 @@ class RuleSet:
         # Stateful rules alert on what events add up to, not per event: `ctrules.stateful`.
         self._enabled = tuple(r for r in self._rules if r.info.enabled and not r.decl.stateful)
         self._dispatch: dict[tuple[Any, Any], Candidates | Indexed | _SecondLevel] = {}
+        # evaluate's view of both levels, by all four dispatch values (None: no candidate).
+        self._flat: dict[tuple[Any, ...], Candidates | Indexed | None] = {}
         self._explained: dict[tuple[str, int], Any] = {}  # RuleSet.why's compiled clauses
         # Rules indexed by the eventNames they require, so a new dispatch key only specialises
         # the rules that can match its name.
@@ -204,30 +207,79 @@ class RuleSet:
         """Every enabled rule that matches `event`, as alerts. Suppressed alerts are included,
         with `ignored_by` naming the ignores that fired; deliver only `not alert.ignored`."""
         record = event if type(event) is dict else _as_record(event)
-        found = self._lookup(record)
+        # The per-event hot path, inline: one lookup on all four dispatch fields (filled from
+        # the two-level dispatch on first sight of a key, see `_find`).
+        identity = record.get("userIdentity")
+        try:
+            found = self._flat[(record.get("eventSource", MISSING),
+                                record.get("eventName", MISSING),
+                                record.get("errorCode", MISSING),
+                                identity.get("type", MISSING) if type(identity) is dict
+                                else MISSING if identity is None else _NOT_A_DICT)]
+        except (KeyError, TypeError):
+            found = self._find(record)
+        if found is None:
+            return []
         if type(found) is Indexed:
             found = found.select(record)
-        if not found:
-            return []
+        return self._matches(found, record)  # type: ignore[arg-type]  # Indexed resolved
+
+    def evaluate_many(self, records: Iterable[Any]) -> Iterator[tuple[Any, list[Alert]]]:
+        """`evaluate` over many records: (record, alerts) for each record that has alerts
+        (suppressed ones included), in order, skipping records without any. The alerts are
+        those `evaluate(record)` gives; `record` is the dict they were evaluated on (the record
+        itself when it is a dict). One loop over the dispatch table instead of a call per
+        record (what `ctrules run` and the consumer use); an iterator is consumed lazily."""
+        flat = self._flat
+        find = self._find
+        matches = self._matches
+        missing = MISSING
+        not_a_dict = _NOT_A_DICT
+        indexed = Indexed
+        for event in records:
+            record = event if type(event) is dict else _as_record(event)
+            identity = record.get("userIdentity")
+            try:
+                found = flat[(record.get("eventSource", missing),
+                              record.get("eventName", missing),
+                              record.get("errorCode", missing),
+                              identity.get("type", missing) if type(identity) is dict
+                              else missing if identity is None else not_a_dict)]
+            except (KeyError, TypeError):
+                found = find(record)
+            if found is None:
+                continue
+            if type(found) is indexed:
+                found = found.select(record)
+                if not found:
+                    continue
+            alerts = matches(found, record)  # type: ignore[arg-type]  # Indexed resolved
+            if alerts:
+                yield record, alerts
+
+    def _matches(self, found: Candidates, record: dict[str, Any]) -> list[Alert]:
         alerts: list[Alert] = []
         ignore_results: dict[str, bool] | None = None  # made on the first hit: most events miss
-        for rule, pred in found:  # type: ignore[union-attr]  # Indexed was resolved above
+        for rule, pred in found:
             try:
                 hit = pred(record, record)
             except Exception:  # evaluating never raises; a crash here is our bug, so say so
                 log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
                 continue
             if hit:
-                if ignore_results is None:
-                    ignore_results = {}
-                alerts.append(self._alert(rule, record, ignore_results))
+                if rule.ignores:
+                    if ignore_results is None:
+                        ignore_results = {}
+                    alerts.append(self._alert(rule, record, ignore_results))
+                else:
+                    alerts.append(matched(rule.source or _alert_source(rule), record, ()))
         return alerts
 
     def matching(self, event: Any) -> list[str]:
         """`[a.rule for a in evaluate(event) if not a.ignored]`, without building the alerts
         (no summary, no group key): the stateful engine's per-event selection."""
         record = event if type(event) is dict else _as_record(event)
-        found = self._lookup(record)
+        found = self._dispatched(record)
         if type(found) is Indexed:
             found = found.select(record)
         if not found:
@@ -255,19 +307,46 @@ class RuleSet:
                 names.append(rule.info.name)
         return names
 
+    def _dispatched(self, record: dict[str, Any]) -> Candidates | Indexed | None:
+        """The flat dispatch table's answer for `record` (what `evaluate` reads inline)."""
+        identity = record.get("userIdentity")
+        try:
+            return self._flat[(record.get("eventSource", MISSING),
+                               record.get("eventName", MISSING),
+                               record.get("errorCode", MISSING),
+                               identity.get("type", MISSING) if type(identity) is dict
+                               else MISSING if identity is None else _NOT_A_DICT)]
+        except (KeyError, TypeError):
+            return self._find(record)
+
+    def _find(self, record: dict[str, Any]) -> Candidates | Indexed | None:
+        """The dispatch result for a record whose four dispatch values are not in the flat
+        table yet (or cannot key it): looked up in the two levels, and kept under those values
+        when they can be a key. None stands for "no candidate rule" (the common answer)."""
+        found = self._lookup(record)
+        key = _dispatch_key(record)
+        if key is not None:
+            if len(self._flat) >= _DISPATCH_CACHE_LIMIT:
+                self._flat.clear()
+            self._flat[key] = found if found else None  # an Indexed always has candidates
+        return found if found else None
+
     def may_match(self, record: dict[str, Any]) -> bool:
         """Whether any enabled rule is a candidate for `record`: the dispatch and index stages
         of `evaluate` only, reading only the fields `decode_fields` names (so a record holding
         just those fields gets the same answer as the whole record)."""
-        found = self._lookup(record)
+        found = self._dispatched(record)
+        if found is None:
+            return False
         if type(found) is Indexed:
             return bool(found.select(record))
-        return bool(found)
+        return True
 
     def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
-        """The dispatch stages: the per-event hot path. Most events stop at the first level (no
-        rule can match their eventSource/eventName); the rest look up the second level on
-        errorCode and userIdentity.type where a candidate rule cares."""
+        """The dispatch stages (`evaluate` reads their answers through its flat table). Most
+        events stop at the first level (no rule can match their eventSource/eventName); the
+        rest look up the second level on errorCode and userIdentity.type where a candidate
+        rule cares."""
         get = record.get
         try:
             found = self._dispatch[(get("eventSource", MISSING), get("eventName", MISSING))]
@@ -356,16 +435,7 @@ class RuleSet:
                 memo[ignore.name] = hit
             if hit:
                 fired.append(ignore.name)
-        return Alert(
-            rule=rule.info.name,
-            severity=rule.info.severity,
-            summary=rule.summary(record),
-            event=record,
-            ignored_by=tuple(fired),
-            tags=rule.info.tags,
-            description=rule.info.description,
-            group_key=rule.group_key(record),
-        )
+        return matched(rule.source or _alert_source(rule), record, tuple(fired))
 
     def candidates_for(self, event: Any) -> tuple[str, ...]:
         """The names of the rules the dispatch index tests `event` against (for explain/bench)."""
@@ -471,6 +541,14 @@ class _SecondLevel(dict[tuple[Any, Any], "Candidates | Indexed"]):
         super().__init__()
         self.rules = rules
 _KEY_TYPES = (str, type(None))
+
+
+def _alert_source(rule: _Rule) -> AlertSource:
+    """What every alert of `rule` shares (made once, on its first alert)."""
+    info = rule.info
+    rule.source = AlertSource(info.name, info.severity, info.tags, info.description,
+                              rule.summary, rule.group_key)
+    return rule.source
 
 
 def _dispatch_key(record: dict[str, Any]) -> tuple[Any, ...] | None:

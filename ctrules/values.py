@@ -207,3 +207,57 @@ def length(value: Any) -> int | None:
     if isinstance(value, (str, list, dict)):
         return len(value)
     return None
+
+
+# ---- IP addresses (`in cidr(...)`) ------------------------------------------------------------
+
+Address = tuple[int, int, int]  # (version, number, bits)
+
+# Source addresses repeat: parsing one with ipaddress costs several times the whole test, so
+# parsed addresses are kept (bounded; cleared when full).
+ADDRESSES: dict[str, Address | None] = {}
+_ADDRESS_CACHE_LIMIT = 65536
+
+
+def parse_address(text: str) -> Address | None:
+    """(version, number, bits) of an IP address as `in cidr(...)` reads it (ipaddress's
+    `ip_address`; an IPv6 zone is ignored, as `ip in network` ignores it), or None."""
+    try:
+        return ADDRESSES[text]
+    except KeyError:
+        pass
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        parsed = None
+    else:
+        parsed = (ip.version, int(ip), ip.max_prefixlen)
+    if len(ADDRESSES) >= _ADDRESS_CACHE_LIMIT:
+        ADDRESSES.clear()
+    ADDRESSES[text] = parsed
+    return parsed
+
+
+def cidr_test(networks: Sequence[Any]) -> Callable[[str], bool]:
+    """Whether a string is an address inside one of `networks` (ipaddress networks); IPv4 and
+    IPv6 never match each other (an IPv4-mapped IPv6 address is IPv6)."""
+    ranges = tuple((net.version, int(net.network_address), int(net.broadcast_address))
+                   for net in networks)
+    addresses = ADDRESSES
+
+    def in_networks(text: str) -> bool:
+        try:
+            parsed = addresses[text]
+        except KeyError:
+            parsed = parse_address(text)
+        if parsed is None:
+            return False
+        version, number, _ = parsed
+        for net_version, low, high in ranges:
+            if net_version == version and low <= number <= high:
+                return True
+        return False
+
+    return in_networks
