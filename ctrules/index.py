@@ -28,7 +28,7 @@ from typing import Any
 import re2
 
 from . import nodes as n
-from .values import ADDRESSES, MISSING, Fanout, expand, make_walker, parse_address, present
+from .values import MISSING, Fanout, expand, make_walker, parse_address, present
 
 Mapping_ = tuple[str, ...]  # string functions applied to the path's values, innermost first
 Key = tuple[tuple[str | int, ...], Mapping_]
@@ -576,13 +576,8 @@ class _CidrTable:
         nets = tuple((version, prefixlen, table)
                      for (version, prefixlen), table in self.nets.items())
 
-        addresses = ADDRESSES
-
         def one(v: str) -> Iterable[int] | None:
-            try:
-                parsed = addresses[v]
-            except KeyError:
-                parsed = parse_address(v)
+            parsed = parse_address(v)
             if parsed is None:
                 return None
             version, number, bits = parsed
@@ -599,23 +594,9 @@ class _CidrTable:
             key, slow = segments[0], self._slow
 
             def cidr_probe(record: dict[str, Any]) -> Iterable[int] | None:
-                # `one` inline: source addresses are on every record.
                 v = record.get(key)
                 if type(v) is str:
-                    try:
-                        parsed = addresses[v]
-                    except KeyError:
-                        parsed = parse_address(v)
-                    if parsed is None:
-                        return None
-                    version, number, bits = parsed
-                    out: list[int] | None = None
-                    for net_version, prefixlen, table in nets:
-                        if version == net_version:
-                            hit = table.get(number >> (bits - prefixlen))
-                            if hit:
-                                out = hit if out is None else [*out, *hit]
-                    return out
+                    return one(v)
                 if v is None:
                     return None
                 return slow(record)

@@ -245,13 +245,8 @@ def cidr_test(networks: Sequence[Any]) -> Callable[[str], bool]:
     IPv6 never match each other (an IPv4-mapped IPv6 address is IPv6)."""
     ranges = tuple((net.version, int(net.network_address), int(net.broadcast_address))
                    for net in networks)
-    addresses = ADDRESSES
-
     def in_networks(text: str) -> bool:
-        try:
-            parsed = addresses[text]
-        except KeyError:
-            parsed = parse_address(text)
+        parsed = parse_address(text)
         if parsed is None:
             return False
         version, number, _ = parsed
