@@ -657,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import loading as load_bench
 
         loading = {"cold_start": load_bench.cold_start(),
-                   "cold_start_no_parser_cache": load_bench.cold_start(cache=False),
+                   "cold_start_fresh_home": load_bench.cold_start(fresh_home=True),
                    **load_bench.load_times()}
         or_parts = [loading.get(k) for k in ("or_5000_load_s", "or_5000_evaluate_s",
                                               "or_5000_check_s")]
