@@ -27,7 +27,7 @@ from .ruleset import (
     load_rules,
 )
 from .sources.envelopes import is_digest_key
-from .sources.lazy import AnyOf, iter_chunks
+from .sources.lazy import AnyOf, Unmatched, iter_candidates
 from .sources.logfile import BadRecord
 from .sources.stream import iter_stream
 
@@ -441,8 +441,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         gc.disable()
         try:
             with chunks:
-                for item in iter_chunks(chunks, name, matcher):
-                    if isinstance(item, BadRecord):
+                # Only the records some rule may match come back whole; the others are
+                # counted (`Unmatched`): evaluating them would only confirm that none matches.
+                for item in iter_candidates(chunks, name, matcher):
+                    if type(item) is not dict:
+                        if isinstance(item, Unmatched):
+                            stats.records += len(item.records)
+                            continue
+                        assert isinstance(item, BadRecord)
                         stats.bad_records += 1
                         where = f" record {item.index}" if item.index is not None else ""
                         print(f"ctrules run: {item.source}{where}: skipped: {item.reason}",
