@@ -231,43 +231,24 @@ class RuleSet:
             return bool(found.select(record))
         return bool(found)
 
-    def dispatch_verdicts(self, records: Sequence[dict[str, Any]], verdicts: list[bool | None],
-                          keys: list[Any] | None = None) -> None:
-        """`may_match` for many records from their dispatch fields (DISPATCH_PATHS) alone, for
-        the lazy reader: where `verdicts[i]` is not already True, it becomes True when some rule
-        is a candidate for records[i] and None when that depends on the field index (then
-        `may_match` on a record holding the index's fields too decides); it stays False when no
-        rule can match. `keys`: `dispatch_keys(records)`, when the caller has them already."""
-        if keys is None:
-            keys = self.dispatch_keys(records)
-        # Records with equal keys get the same answer from `_lookup` (it reads nothing else;
-        # equal values of other types, 1 and True, both miss the dispatch cache the same way):
-        # one lookup per distinct key, and one per record whose key is _ONE_BY_ONE.
-        lookup = self._lookup
-        try:
-            distinct = {key: i for i, key in enumerate(keys)}
-        except TypeError:  # a value that is not hashable: every record alone
-            distinct, keys = {}, [_ONE_BY_ONE] * len(records)
-        by_key = {key: _verdict(lookup(records[i])) for key, i in distinct.items()
-                  if key[3] is not _ONE_BY_ONE}
-        get = by_key.get
-        mine: Any
-        for i, mine in enumerate([get(key, _ONE_BY_ONE) for key in keys]):
-            if mine is _ONE_BY_ONE:
-                if verdicts[i] is True:
-                    continue
-                mine = _verdict(lookup(records[i]))
-            if mine is not False and verdicts[i] is not True:
-                verdicts[i] = mine
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        """`may_match` from the dispatch fields (DISPATCH_PATHS) alone, for the lazy reader:
+        False when no rule can match, True when some rule is a candidate, None when that
+        depends on the field index (`may_match` on a record holding its fields decides)."""
+        found = self._lookup(record)
+        if not found:
+            return False
+        return None if type(found) is Indexed and not found.residual_only else True
 
     @staticmethod
     def dispatch_keys(records: Sequence[dict[str, Any]]) -> list[Any]:
-        """What `_lookup` reads of each record, as a key (its last item _ONE_BY_ONE when
-        `userIdentity` is not an object, which `_lookup` reads more of)."""
+        """A key per record such that records with equal keys have the same `dispatch_verdict`
+        (what `_lookup` reads; equal values of other types, 1 and True, both miss the dispatch
+        cache the same way), or None for a record to be asked alone (`userIdentity` is there
+        but not an object: `_lookup` reads more of it)."""
         return [(r.get("eventSource", MISSING), r.get("eventName", MISSING),
-                 r.get("errorCode", MISSING),
-                 u.get("type", MISSING) if type(u := r.get("userIdentity")) is dict
-                 else MISSING if u is None else _ONE_BY_ONE)
+                 r.get("errorCode", MISSING), u.get("type", MISSING) if u is not None else MISSING)
+                if type(u := r.get("userIdentity")) is dict or u is None else None
                 for r in records]
 
     def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
@@ -468,13 +449,6 @@ class RuleSet:
 _NOT_A_DICT: list[Any] = []  # unhashable: a key holding it goes the slow way
 
 Candidates = tuple[tuple[_Rule, Pred], ...]
-_ONE_BY_ONE = object()  # dispatch_verdicts: a key whose records are looked up one by one
-
-
-def _verdict(found: Candidates | Indexed) -> bool | None:
-    if not found:
-        return False
-    return None if type(found) is Indexed and not found.residual_only else True
 
 
 class _SecondLevel(dict[tuple[Any, Any], "Candidates | Indexed"]):

@@ -122,12 +122,13 @@ class AnyOf:
     def may_match(self, record: dict[str, Any]) -> bool:
         return any(m.may_match(record) for m in self.matchers)
 
-    def dispatch_verdicts(self, records: Sequence[Any], verdicts: list[bool | None],
-                          keys: list[Any] | None = None) -> None:
-        for matcher in self.matchers:
-            if keys is None and hasattr(matcher, "dispatch_keys"):
-                keys = matcher.dispatch_keys(records)  # the same for every rule set
-            matcher.dispatch_verdicts(records, verdicts, keys)  # type: ignore[attr-defined]
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        found = [m.dispatch_verdict(record) for m in self.matchers]  # type: ignore[attr-defined]
+        return True if True in found else None if None in found else False
+
+    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
+        # Every rule set dispatches on the same fields (RuleSet.dispatch_keys).
+        return self.matchers[0].dispatch_keys(records)  # type: ignore[attr-defined, no-any-return]
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,14 @@ class Plan:
         # The first pass decodes the dispatch fields only (the field index's fields are often
         # long strings, and most records stop at dispatch); a rule set without the batch
         # verdict gets the one pass over every field it reads.
-        self.verdicts = getattr(ruleset, "dispatch_verdicts", None)
-        if self.verdicts is not None:
+        self.verdict = getattr(ruleset, "dispatch_verdict", None)
+        self.keys = getattr(ruleset, "dispatch_keys", None)
+        if self.verdict is not None and self.keys is not None:
             kind = _typed(_tree(DISPATCH_PATHS))
             self.dispatch = msgspec.json.Decoder(kind)
             self.dispatch_document = msgspec.json.Decoder(_records_of(kind))
         else:
+            self.verdict = self.keys = None
             self.dispatch, self.dispatch_document = self.partial, self.document
 
 
@@ -363,43 +366,37 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     if items is None:
         return None
     count = len(items)
-    verdicts: list[bool | None]
+    failed: list[int] = []
     try:
         # Usually every record fits the partial decoder: one call decodes them all.
         partials: list[Any] = plan.dispatch_document.decode(raw)["Records"]
-        verdicts = [False] * count
     except _DECODE_ERRORS:
         # Some record does not fit: decide record by record; one that does not fit is
-        # decoded in full (True: a candidate).
-        partials, verdicts = [], []
-        for item in items:
+        # decoded in full (a candidate).
+        partials = []
+        for index, item in enumerate(items):
             try:
                 partials.append(plan.dispatch.decode(item))
-                verdicts.append(False)
             except _DECODE_ERRORS:
-                partials.append({})  # (not read: True makes it a candidate)
-                verdicts.append(True)
-    if plan.verdicts is not None:
-        plan.verdicts(partials, verdicts)
-        # None: the dispatch fields leave it to the field index, which reads more fields.
-        undecided = [i for i, v in enumerate(verdicts) if v is None]
-        if undecided:
-            decode_partial = plan.partial.decode
-            may_match = plan.ruleset.may_match
-            for i in undecided:
-                try:
-                    partial = decode_partial(items[i])
-                except _DECODE_ERRORS:
-                    verdicts[i] = True
-                    continue
-                verdicts[i] = may_match(partial)
-                if not verdicts[i]:
-                    partials[i] = partial
-    else:
+                partials.append({})
+                failed.append(index)
+    verdicts = _verdicts(plan, partials)
+    for index in failed:
+        verdicts[index] = True
+    # None: the dispatch fields leave it to the field index, which reads more fields.
+    undecided = [i for i, v in enumerate(verdicts) if v is None]
+    if undecided:
+        decode_partial = plan.partial.decode
         may_match = plan.ruleset.may_match
-        for i, partial in enumerate(partials):
+        for i in undecided:
+            try:
+                partial = decode_partial(items[i])
+            except _DECODE_ERRORS:
+                verdicts[i] = True
+                continue
+            verdicts[i] = may_match(partial)
             if not verdicts[i]:
-                verdicts[i] = may_match(partial)
+                partials[i] = partial
     out: list[Record | BadRecord] = []
     append = out.append
     bad = 0
@@ -429,3 +426,26 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
                 return None  # the streaming reader's bound on bad records applies
             append(BadRecord(source, index, f"record {index}: not a JSON object"))
     return out, unmatched
+
+
+_ALONE = object()
+
+
+def _verdicts(plan: Plan, partials: list[Any]) -> list[Any]:
+    """Whether any rule may match each record (True, False, or None: it depends on the field
+    index), from its dispatch fields: one question per distinct dispatch key, not per record
+    (a file holds a few hundred distinct keys in thousands of records)."""
+    if plan.verdict is None or plan.keys is None:
+        return [plan.ruleset.may_match(p) for p in partials]
+    verdict = plan.verdict
+    keys = plan.keys(partials)
+    try:
+        distinct = {key: i for i, key in enumerate(keys)}
+    except TypeError:  # a value that is not hashable: every record alone
+        distinct, keys = {}, [None] * len(partials)
+    distinct.pop(None, None)
+    get = {key: verdict(partials[i]) for key, i in distinct.items()}.get
+    verdicts = [get(key, _ALONE) for key in keys]
+    for i in [i for i, v in enumerate(verdicts) if v is _ALONE]:
+        verdicts[i] = verdict(partials[i])
+    return verdicts
