@@ -52,8 +52,8 @@ _WS = b" \t\r\n"
 # Near the streaming reader's bound on one record, where its verdict depends on chunking.
 _BIG_RECORD = MAX_RECORD_CHARS // 2
 _SPACE = re.compile(rb"[ \t\r\n]*")
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _INNERMOST = re.compile(rb"\{\}|\[\]")
 # Records counted for brackets together (see `_any_too_deep`): a CloudTrail record holds ~10.
 _GROUP = 8
@@ -71,10 +71,12 @@ def _too_deep(record: bytes, start: int = 0, end: int | None = None) -> bool:
     if record.count(b"[", start, end) + record.count(b"{", start, end) <= MAX_DEPTH:
         return False
     # Big records (RunInstances, policy documents) hold hundreds of brackets but nest a few
-    # levels deep. Strings out, then only the brackets: each pass strips the innermost
-    # pairs (one `sub` pass does not see the pairs its own removals make), so the number of
-    # passes that empties the text is exactly the deepest nesting.
-    skeleton = _STRING.sub(b"", record[start:end]).translate(None, _NOT_BRACKETS)
+    # levels deep. Escaped backslashes and quotes out (pairs, left to right, as JSON reads
+    # them), then all but quotes and brackets, then strings: what is left is the brackets.
+    # Each pass strips the innermost pairs (one `sub` pass does not see the pairs its own
+    # removals make), so the number of passes that empties it is exactly the deepest nesting.
+    text = record[start:end].replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = _STRING.sub(b"", text.translate(None, _NOT_QUOTES_OR_BRACKETS))
     for _ in range(MAX_DEPTH):
         if not skeleton:
             return False
@@ -82,18 +84,20 @@ def _too_deep(record: bytes, start: int = 0, end: int | None = None) -> bool:
     return bool(skeleton)
 
 
-def _any_too_deep(raw: bytes, starts: Sequence[int], ends: Sequence[int]) -> bool:
-    """Whether any record (raw[starts[i]:ends[i]], in order, adjacent but for separators)
-    nests deeper than MAX_DEPTH. A record that deep holds more than MAX_DEPTH brackets, so
-    records are counted a group at a time (two C scans of each byte in all) and only a group
-    with that many brackets is looked at closer."""
+def _any_too_deep(raw: bytes, ends: Sequence[int], lengths: Sequence[int]) -> bool:
+    """Whether any record (raw[ends[i] - lengths[i]:ends[i]], in order, adjacent but for
+    separators) nests deeper than MAX_DEPTH. A record that deep holds more than MAX_DEPTH
+    brackets, so records are counted a group at a time (two C scans of each byte in all) and
+    only the records of a group with that many brackets are looked at one by one."""
     count = raw.count
-    n = len(starts)
+    n = len(ends)
     for first in range(0, n, _GROUP):
-        start, end = starts[first], ends[min(first + _GROUP, n) - 1]
-        if count(b"{", start, end) + count(b"[", start, end) > MAX_DEPTH \
-                and _too_deep(raw, start, end):
-            return True
+        last = min(first + _GROUP, n) - 1
+        start, end = ends[first] - lengths[first], ends[last]
+        if count(b"{", start, end) + count(b"[", start, end) > MAX_DEPTH:
+            for i in range(first, last + 1):
+                if _too_deep(raw, ends[i] - lengths[i], ends[i]):
+                    return True
     return False
 
 
@@ -334,15 +338,14 @@ def _split(raw: bytes) -> list[msgspec.Raw] | None:
     # follow one another with one comma between them, which the lengths alone show (any
     # other byte between or around them makes the span longer than their sum).
     first = _SPACE.match(raw, raw.index(b"[", start + 1) + 1).end()  # type: ignore[union-attr]
-    ends = list(itertools.accumulate(lengths, lambda end, size: end + 1 + size,
-                                     initial=first - 1))[1:]
+    ends = list(itertools.accumulate([size + 1 for size in lengths], initial=first - 1))
+    del ends[0]
     tail = raw[ends[-1]:].strip(_WS)
     if tail[:1] == b"]" and tail[1:].lstrip(_WS) == b"}":
         # Nothing but the one array after the `{"Records":` checked above: no second key.
-        starts = [end - size for end, size in zip(ends, lengths, strict=True)]
-        if raw[starts[-1]:ends[-1]] != bytes(items[-1]):
+        if raw[ends[-1] - lengths[-1]:ends[-1]] != bytes(items[-1]):
             return None  # cannot happen; the streaming reader is the safe answer if it did
-        if _any_too_deep(raw, starts, ends):
+        if _any_too_deep(raw, ends, lengths):
             return None  # the streaming reader reports the record; this path would accept it
         return items
     if raw.count(_RECORDS_KEY) != 1:
