@@ -42,8 +42,11 @@ _PLUGINS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    # `ctrules run` (a batch job, often started per file) does not pay for importing the
+    # feature modules' sub-commands: only `ctrules --help` and their own commands need them.
+    parser = build_parser(plugins=not args_list or args_list[0] != "run")
+    args = parser.parse_args(args_list)
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
@@ -71,7 +74,7 @@ RULESET_HELP = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctrules",
         description="Safe, fast, testable CloudTrail rules with Slack alerts.",
@@ -112,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.set_defaults(func=cmd_run)
 
-    for module_name in _PLUGINS:
+    for module_name in _PLUGINS if plugins else ():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
