@@ -10,6 +10,8 @@ state-store requests.
 2. Requests per batch: one engine over a counting store (`MemoryStore.requests` counts one per
    store operation, exactly the calls `DynamoStore` makes for count/distinct rules — checked on
    moto by tests/stateful/test_dynamodb.py), for batches of N events over K distinct keys.
+3. What one batch holds until it is decided (all events, as `ctrules run` folds them): records
+   held against observations (ctrules/stateful/pending.py keeps one per window).
 """
 
 from __future__ import annotations
@@ -131,6 +133,17 @@ def default_pack_traffic(records: list[Any], batch: int) -> dict[str, float]:
             "requests_per_million_events": 1e6 * store.requests / len(records)}
 
 
+def held_by_one_batch(records: list[Any]) -> dict[str, int]:
+    """What `ctrules run` holds until the end: every record folded into one batch."""
+    engine = StatefulEngine(load_rules(default_rule_files()), MemoryStore())
+    pending = engine.pending()
+    for r in records:
+        for o in engine.observe(r):
+            pending.add(o)
+    return {"events": len(records), "observed": pending.observed,
+            "groups": len(pending.groups), "held": pending.held_records()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.stateful")
     p.add_argument("--events", type=int, default=50_000)
@@ -156,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         t = default_pack_traffic(records, batch)
         print(f"| {batch:,} | {t['observed']:,} of {t['events']:,} | {t['requests']:,} "
               f"| {t['requests_per_million_events']:,.0f} |")
+    held = held_by_one_batch(records)
+    print(f"\none batch (as `ctrules run`): {held['observed']:,} observations of "
+          f"{held['events']:,} events in {held['groups']:,} (rule, key, window) groups; "
+          f"records held until deciding: {held['held']:,}")
     return 0
 
 

@@ -222,6 +222,38 @@ class RuleSet:
                 alerts.append(self._alert(rule, record, ignore_results))
         return alerts
 
+    def matching(self, event: Any) -> list[str]:
+        """`[a.rule for a in evaluate(event) if not a.ignored]`, without building the alerts
+        (no summary, no group key): the stateful engine's per-event selection."""
+        record = event if type(event) is dict else _as_record(event)
+        found = self._lookup(record)
+        if type(found) is Indexed:
+            found = found.select(record)
+        if not found:
+            return []
+        names: list[str] = []
+        fired: dict[str, Any] = {}  # each ignore evaluated at most once per event
+        for rule, pred in found:  # type: ignore[union-attr]  # Indexed was resolved above
+            try:
+                if not pred(record, record):
+                    continue
+            except Exception:  # as in `evaluate`: never raises; a crash here is our bug
+                log.exception("rule %s crashed on event %s", rule.info.name, record.get("eventID"))
+                continue
+            for ignore in rule.ignores:
+                hit = fired.get(ignore.name)
+                if hit is None:
+                    try:
+                        hit = fired[ignore.name] = ignore.pred(record, record)
+                    except Exception:
+                        log.exception("ignore %s crashed", ignore.name)
+                        hit = fired[ignore.name] = False
+                if hit:
+                    break
+            else:
+                names.append(rule.info.name)
+        return names
+
     def may_match(self, record: dict[str, Any]) -> bool:
         """Whether any enabled rule is a candidate for `record`: the dispatch and index stages
         of `evaluate` only, reading only the fields `decode_fields` names (so a record holding

@@ -25,7 +25,8 @@ from ..sources.lazy import AnyOf, Unmatched, supports
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
-from ..stateful.engine import Observation, StatefulEngine
+from ..stateful.engine import StatefulEngine
+from ..stateful.pending import Pending
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -33,7 +34,7 @@ from .metrics import Counters
 logger = logging.getLogger("ctrules.aws.pipeline")
 
 CHUNK_ALERTS = 2000  # alerts held before a delivery; bounds memory on a noisy file
-STATE_CHUNK = 10_000  # stateful observations held before they are decided (O(keys) each time)
+STATE_CHUNK = 10_000  # stateful observations folded before they are decided (O(keys) each time)
 BAD_RECORDS_LOGGED = 10  # per source and batch; the rest are counted and summarised
 
 
@@ -90,7 +91,7 @@ class Batch:
         self._errors: dict[str, list[str]] = defaultdict(list)
         self._items: list[str] = []
         self._bad_logged: dict[str, int] = defaultdict(int)
-        self._observed: list[tuple[Observation, str]] = []
+        self._observed: Pending | None = None  # stateful observations not yet decided
 
     # -- intake ---------------------------------------------------------------------------
     def add(self, item: str, work: Iterable[Work]) -> None:
@@ -169,10 +170,15 @@ class Batch:
             if any(alert.ignored for alert in alerts):
                 self.counters.add("IgnoredAccessDenied")
         if self.p.stateful is not None:
-            self._observed.extend((ob, item) for ob in self.p.stateful.observe(record))
-            if len(self._observed) >= STATE_CHUNK:  # bound memory on a huge file, as alerts are
-                decide_stateful(self, self._observed)
-                self._observed = []
+            observations = self.p.stateful.observe(record)
+            if observations:
+                if self._observed is None:
+                    self._observed = self.p.stateful.pending()
+                for ob in observations:
+                    self._observed.add(ob, item)
+                if len(self._observed) >= STATE_CHUNK:  # decided as often as alerts are sent
+                    decide_stateful(self, self._observed)
+                    self._observed = None
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)
@@ -322,9 +328,9 @@ class Batch:
         return failed
 
     def finish(self) -> dict[str, ItemResult]:
-        if self._observed:
+        if self._observed is not None:
             decide_stateful(self, self._observed)
-            self._observed = []
+            self._observed = None
         self.flush()
         for source, count in self._bad_logged.items():
             if count > BAD_RECORDS_LOGGED:
@@ -340,17 +346,16 @@ def _covers(failure: DeliveryFailure, alert: Alert) -> bool:
     return not failure.rules or alert.rule in failure.rules
 
 
-def decide_stateful(batch: Batch, observed: list[tuple[Observation, str]]) -> None:
+def decide_stateful(batch: Batch, observed: Pending) -> None:
     """Fold the batch's stateful observations into the state store (one request per rule, key
     and window) and queue the alerts decided, each owned by the item of its last event."""
     engine = batch.p.stateful
     assert engine is not None
-    owner = {(ob.rule, ob.event_id): item for ob, item in observed}
     late = engine.stats.late
     try:
-        alerts = engine.process([ob for ob, _ in observed])
+        alerts = engine.process(observed)
     except Exception as exc:  # the store failed: the items retry; adding again is idempotent
-        for item in sorted({item for _, item in observed}):
+        for item in sorted(observed.owners):
             batch.fail(item, f"state store unavailable: {type(exc).__name__}: {exc}")
         return
     batch.counters.add("LateEvents", engine.stats.late - late)
@@ -358,4 +363,5 @@ def decide_stateful(batch: Batch, observed: list[tuple[Observation, str]]) -> No
         sample = (alert.state or {}).get("sample") or [""]
         batch.counters.alert(alert.rule)
         batch._alerts.append(alert)
-        batch._owners.append(owner.get((alert.rule, sample[-1]), observed[-1][1]))
+        batch._owners.append(observed.shown.get((alert.rule, sample[-1]))
+                             or observed.last_owner or "")

@@ -34,9 +34,21 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .. import nodes as n
-from ..alerts import Alert
+from ..alerts import Alert, json_line
 from ..compiler import Pred, compile_expr
 from ..values import MISSING, expand, make_walker
+from .pending import (
+    SAMPLE_EVENTS,
+    Chain,
+    Episodes,
+    GroupKey,
+    Order,
+    Pending,
+    Second,
+    Shown,
+    Window,
+    latest_before,
+)
 from .store import StateStore
 
 if TYPE_CHECKING:
@@ -48,8 +60,6 @@ LATENESS_SECONDS = 900
 """How late (in event time, behind the latest event seen) an event may arrive and still count."""
 RETAIN_SECONDS = 86400
 """Stored state outlives its window by this much, so a replay within a day is not re-alerted."""
-SAMPLE_EVENTS = 5
-"""Events an alert carries (the latest ones of the window); the rest are counted."""
 SHOWN_VALUES = 20
 """Distinct values an alert lists."""
 MAX_THRESHOLD = 1000
@@ -93,6 +103,8 @@ def _values(reached: Any) -> list[str]:
 
 
 def _key_part(reached: Any) -> str:
+    if type(reached) is str:  # the usual case, as `_values` would have it
+        return reached[:VALUE_CHARS] if reached else "-"
     values = _values(reached)
     return ",".join(sorted(set(values))) if values else "-"
 
@@ -102,13 +114,16 @@ def event_id(record: Mapping[str, Any]) -> str:
     if isinstance(raw, str) and raw:
         return raw[:VALUE_CHARS]
     # No eventID: the record's own bytes identify it (a retried batch re-adds the same one).
-    return "h:" + hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS,
-                                              default=str)).hexdigest()[:32]
+    try:
+        raw = orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # what orjson refuses (an integer >= 2**64 ...), made safe as for output
+        raw = json_line(record)[0]
+    return "h:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Observation:
-    """One event a stateful rule's `when` selected."""
+    """One event a stateful rule's `when` selected (not to be changed once made)."""
 
     rule: str
     key: tuple[str, ...]
@@ -161,36 +176,40 @@ class StatefulEngine:
             assert decl.stateful is not None
             self.specs[decl.name] = _compile(decl, ruleset)
         # The rules' `when`s, with ignores, behind the rule set's own dispatch index.
-        self._select = RuleSet(_selecting_files(ruleset.files, set(self.specs), ignores))
+        self._select = Selection(RuleSet(_selecting_files(ruleset.files, set(self.specs),
+                                                          ignores)))
+        self._said_no = self._select._said_no
 
     @property
     def active(self) -> bool:
         return bool(self.specs)
 
     @property
-    def selector(self) -> RuleSet:
-        """The rule set of the stateful rules' `when`s: what a lazy reader must decode whole."""
+    def selector(self) -> Selection:
+        """The stateful rules' `when`s: what a lazy reader must decode whole."""
         return self._select
 
     # ---- selecting ---------------------------------------------------------------------------
 
     def observe(self, event: Any) -> list[Observation]:
         """The stateful rules whose `when` holds for `event` (ignored events do not count)."""
+        if self._said_no.pop(id(event), None) is event:
+            return []  # the lazy reader has just asked (`Selection`)
         if not self.specs:
             return []
-        hits = self._select.evaluate(event)
-        if not hits:
+        names = self._select.ruleset.matching(event)
+        if not names:
             return []
+        record = event if type(event) is dict else (
+            dict(event) if isinstance(event, Mapping) else {})
+        t = event_time(record)
+        if t is None:
+            self.stats.no_time += len(names)
+            return []
+        eid = event_id(record)
         out = []
-        for hit in hits:
-            if hit.ignored:
-                continue
-            record = hit.event
-            t = event_time(record)
-            if t is None:
-                self.stats.no_time += 1
-                continue
-            spec = self.specs[hit.rule]
+        for name in names:
+            spec = self.specs[name]
             steps: tuple[int, ...] = ()
             if spec.kind == "sequence":
                 steps = tuple(i for i, pred in enumerate(spec.steps) if _safe(pred, record))
@@ -198,60 +217,85 @@ class StatefulEngine:
                     continue
             values: tuple[str, ...] = ()
             if spec.value is not None:
-                values = tuple(sorted(set(_values(spec.value(record)))))
+                reached = spec.value(record)
+                if type(reached) is str:  # the usual case, as `_values` would have it
+                    values = (reached[:VALUE_CHARS],) if reached else ()
+                else:
+                    values = tuple(sorted(set(_values(reached))))
                 if spec.kind == "distinct" and not values:
                     continue
-            key = tuple(_key_part(k(record)) for k in spec.keys)
+            key = tuple([_key_part(k(record)) for k in spec.keys])
             if spec.kind == "first_seen":
-                values = (_key_part(spec.value(record)),) if spec.value is not None else ()
-            out.append(Observation(spec.name, key, t, event_id(record), values, steps, record))
+                values = (_key_part(reached),) if spec.value is not None else ()
+            out.append(Observation(name, key, t, eid, values, steps, record))
         return out
 
     # ---- deciding ----------------------------------------------------------------------------
 
-    def process(self, observations: Iterable[Observation]) -> list[Alert]:
+    def pending(self) -> Pending:
+        """An empty batch to `Pending.add` observations to, then `process`."""
+        return Pending(self.specs)
+
+    def process(self, observations: Iterable[Observation] | Pending) -> list[Alert]:
         """Fold one batch into the store; the alerts it decides (at most one per key and
         window, across batches, workers and retries). Thread-safe: the container workers'
         threads share one engine; the DynamoDB store is atomic per request, the memory store
         is used by one batch at a time."""
+        if isinstance(observations, Pending):
+            pending = observations
+        else:
+            pending = self.pending()
+            for ob in observations:
+                pending.add(ob)
         if _is_remote(self.store):
-            return self._process(observations)
+            return self._process(pending)
         with self._lock:
-            return self._process(observations)
+            return self._process(pending)
 
-    def _process(self, observations: Iterable[Observation]) -> list[Alert]:
+    def _process(self, pending: Pending) -> list[Alert]:
         watermark = self.watermark
-        groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], list[Observation]] = (
-            defaultdict(list))
+        self.stats.observed += pending.observed
         latest = watermark
-        for ob in observations:
-            self.stats.observed += 1
-            spec = self.specs.get(ob.rule)
-            if spec is None:
-                continue
-            if watermark is not None and self._too_late(spec, ob.time, watermark):
-                self.stats.late += 1
-                continue
-            latest = ob.time if latest is None else max(latest, ob.time)
-            if spec.kind in ("count", "distinct"):
-                bucket = ob.time - ob.time % spec.window
-                groups[(ob.rule, ob.key, (), bucket)].append(ob)
-            elif spec.kind == "first_seen":
-                groups[(ob.rule, ob.key, ob.values, 0)].append(ob)
+        live: list[tuple[GroupKey, Window | Episodes | dict[int, Second]]] = []
+        for gk, group in pending.groups.items():
+            spec = self.specs[gk[0]]
+            if type(group) is Window:
+                if watermark is not None and self._too_late(spec, gk[3], watermark):
+                    self.stats.late += group.count
+                    continue
+                last = group.last
+            elif type(group) is Episodes:
+                last = group.lasts[-1]
             else:
-                groups[(ob.rule, ob.key, (), 0)].append(ob)
+                assert type(group) is Chain
+                seconds = group.seconds
+                if watermark is not None:
+                    seconds = {}
+                    for t, second in group.seconds.items():
+                        if self._too_late(spec, t, watermark):
+                            self.stats.late += second.count
+                        else:
+                            seconds[t] = second
+                    if not seconds:
+                        continue
+                last = max(seconds)
+                latest = last if latest is None else max(latest, last)
+                live.append((gk, seconds))
+                continue
+            latest = last if latest is None else max(latest, last)
+            live.append((gk, group))
         alerts: list[Alert] = []
-        for (rule, key, value, bucket), obs in sorted(groups.items(), key=lambda g: g[0]):
+        for (rule, key, value, bucket), held in sorted(live, key=lambda g: g[0]):
             spec = self.specs[rule]
-            obs.sort(key=lambda o: (o.time, o.event_id))
             try:
-                if spec.kind in ("count", "distinct"):
-                    alert = self._window(spec, key, bucket, obs)
+                if type(held) is Window:
+                    alert = self._window(spec, key, bucket, held, pending)
                     found = [alert] if alert else []
-                elif spec.kind == "first_seen":
-                    found = self._first_seen(spec, key, value, obs)
+                elif type(held) is Episodes:
+                    found = self._first_seen(spec, key, value, held, pending)
                 else:
-                    found = self._sequence(spec, key, obs, latest)
+                    assert isinstance(held, dict)
+                    found = self._sequence(spec, key, held, latest, pending)
             except Exception:
                 # A store failure must not be silent or partial for the caller: re-raise so the
                 # batch fails and is retried (adding is idempotent, claims are per name).
@@ -275,11 +319,13 @@ class StatefulEngine:
             self.store.release(name)
 
     def run(self, events: Iterable[Any]) -> list[Alert]:
-        """Every alert a whole set of events decides, whatever their order: selected, sorted
-        by event time, folded as one batch (`ctrules run`, `ctrules test`)."""
-        observations = [ob for event in events for ob in self.observe(event)]
-        observations.sort(key=lambda o: (o.time, o.event_id, o.rule))
-        return self.process(observations)
+        """Every alert a whole set of events decides, whatever their order: selected, folded
+        as one batch (`ctrules test`, `ctrules explain`; `ctrules run` folds as it reads)."""
+        pending = self.pending()
+        for event in events:
+            for ob in self.observe(event):
+                pending.add(ob)
+        return self.process(pending)
 
     def _too_late(self, spec: _Spec, t: int, watermark: int) -> bool:
         if spec.kind in ("count", "distinct"):
@@ -301,17 +347,14 @@ class StatefulEngine:
             return True
         return False
 
-    def _window(self, spec: _Spec, key: tuple[str, ...], bucket: int,
-                obs: list[Observation]) -> Alert | None:
+    def _window(self, spec: _Spec, key: tuple[str, ...], bucket: int, window: Window,
+                pending: Pending) -> Alert | None:
         item = _item(spec.name, "w", key, str(bucket))
         claim = item + "|alert"
         if claim in self._claimed:
             return None
         ttl = self._ttl(bucket + spec.window)
-        if spec.kind == "count":
-            members: set[str] = {o.event_id for o in obs}
-        else:
-            members = {v for o in obs for v in o.values}
+        members = window.members
         state = self.store.add_members(item, {"m": members}, spec.threshold, ttl)
         if state is None:  # full: the threshold was reached by an earlier batch (a retry)
             total, shown = max(spec.threshold, len(members)), sorted(members)
@@ -332,24 +375,22 @@ class StatefulEngine:
         else:
             info["distinct"] = total
             info["values"] = shown[:SHOWN_VALUES]
-        return self._alert(spec, obs, info, (str(bucket),))
+        return self._alert(spec, window.sample, window.shown(), info, (str(bucket),), pending)
 
     def _first_seen(self, spec: _Spec, key: tuple[str, ...], value: tuple[str, ...],
-                    obs: list[Observation]) -> list[Alert]:
+                    episodes: Episodes, pending: Pending) -> list[Alert]:
         item = _item(spec.name, "f", key, *value)
-        first, last = obs[0], obs[-1]
-        ttl = self._ttl(last.time + spec.window)
-        episode = self.store.first_seen(item, first.time, first.event_id, last.time,
+        first, last = episodes.firsts[0], episodes.lasts[-1]
+        ttl = self._ttl(last + spec.window)
+        episode = self.store.first_seen(item, first.order[0], first.order[1], last,
                                         spec.window, ttl)
-        starts: list[tuple[int, list[Observation]]] = []
+        starts: list[tuple[int, Shown]] = []
         if episode is not None:
-            starts.append((episode, [first]))
+            starts.append((episode, first))
         # Within the batch, a gap longer than the look-back starts another episode.
-        for prev, ob in zip(obs, obs[1:], strict=False):
-            if ob.time - prev.time > spec.window:
-                starts.append((ob.time, [ob]))
+        starts.extend((shown.order[0], shown) for shown in episodes.firsts[1:])
         alerts = []
-        for start, sample in starts:
+        for start, shown in starts:
             claim = f"{item}|{start}"
             if not self._claim(claim, ttl):
                 continue
@@ -363,34 +404,35 @@ class StatefulEngine:
             if value:
                 assert spec.decl.stateful and spec.decl.stateful.value
                 info["value"] = {_dotted(spec.decl.stateful.value): value[0]}
-            alerts.append(self._alert(spec, sample, info, (str(start),)))
+            alerts.append(self._alert(spec, [shown.order], shown, info, (str(start),), pending))
         return alerts
 
-    def _sequence(self, spec: _Spec, key: tuple[str, ...], obs: list[Observation],
-                  watermark: int | None) -> list[Alert]:
+    def _sequence(self, spec: _Spec, key: tuple[str, ...], seconds: Mapping[int, Second],
+                  watermark: int | None, pending: Pending) -> list[Alert]:
         item = _item(spec.name, "s", key)
         adds: dict[str, set[str]] = defaultdict(set)
-        for ob in obs:
-            for step in ob.steps:
-                adds[f"s{step}"].add(f"{ob.time:011d}")
-        ttl = self._ttl(obs[-1].time + spec.window)
+        for t, second in seconds.items():
+            for step in second.steps:
+                adds[f"s{step}"].add(f"{t:011d}")
+        times = sorted(seconds)
+        ttl = self._ttl(times[-1] + spec.window)
         state = self.store.add_members(item, adds, SEQUENCE_CAP, ttl)
         if state is None:  # cannot happen while pruning keeps up; say so if it does
             self.stats.full += 1
             log.warning("sequence state of rule %s is full for key %s", spec.name, key)
             return []
-        times = [sorted(int(t) for t in state.get(f"s{i}", ())) for i in range(len(spec.steps))]
+        steps = [sorted(int(t) for t in state.get(f"s{i}", ())) for i in range(len(spec.steps))]
         if watermark is not None:
             horizon = watermark - spec.window - self.lateness
             stale = {f"s{i}": {f"{t:011d}" for t in ts if t < horizon}
-                     for i, ts in enumerate(times)}
+                     for i, ts in enumerate(steps)}
             stale = {k: v for k, v in stale.items() if v}
             if stale:
                 self.store.remove_members(item, stale)
-        earliest = obs[0].time
+        earliest = times[0]
         alerts = []
         done: set[int] = set()
-        for end, start in completions(times, spec.window):
+        for end, start in completions(steps, spec.window):
             bucket = end - end % spec.window
             if end < earliest or bucket in done:
                 continue  # a chain without this batch's events was decided before
@@ -398,7 +440,8 @@ class StatefulEngine:
             claim = f"{item}|{bucket}"
             if not self._claim(claim, ttl):
                 continue
-            sample = [o for o in obs if start <= o.time <= end] or obs
+            sample, shown = latest_before(seconds, times, start, end)
+            assert shown is not None
             info = {
                 "kind": "sequence",
                 "key": dict(zip(spec.key_paths, key, strict=True)),
@@ -408,14 +451,15 @@ class StatefulEngine:
                 "window": [iso(bucket), iso(bucket + spec.window)],
                 "claim": claim,
             }
-            alerts.append(self._alert(spec, sample, info, (str(bucket),)))
+            alerts.append(self._alert(spec, sample, shown, info, (str(bucket),), pending))
         return alerts
 
-    def _alert(self, spec: _Spec, obs: Sequence[Observation], info: dict[str, Any],
-               window: tuple[str, ...]) -> Alert:
-        sample = list(obs)[-SAMPLE_EVENTS:]
-        info["sample"] = [o.event_id for o in sample]
-        trigger = dict(sample[-1].event)
+    def _alert(self, spec: _Spec, sample: Sequence[Order], shown: Shown, info: dict[str, Any],
+               window: tuple[str, ...], pending: Pending) -> Alert:
+        info["sample"] = [order[1] for order in sample[-SAMPLE_EVENTS:]]
+        if shown.owner is not None:
+            pending.shown[(spec.name, shown.order[1])] = shown.owner
+        trigger = dict(shown.event)
         return Alert(
             rule=spec.name,
             severity=spec.decl.severity,
@@ -426,6 +470,52 @@ class StatefulEngine:
             group_key=(spec.name, *info_key(info), *window),
             state=info,
         )
+
+
+SAID_NO_HELD = 1 << 15
+"""Records a `Selection` remembers saying no to, at most (more than a log file holds)."""
+
+
+class Selection:
+    """The stateful rules' `when`s (with their ignores) as one rule set, as the lazy reader and
+    `StatefulEngine.observe` ask it.
+
+    The lazy reader asks `may_match` of every record no per-event rule wants; a record it says
+    no to is yielded partly decoded and then observed, and asking the same question again was
+    most of what observing cost. So that "no" is remembered for that very record object until
+    `matching` takes it back: by identity, holding the record meanwhile so that its id cannot be
+    reused by another. Anything else (a record not asked about, or forgotten past SAID_NO_HELD)
+    gets the full answer, which is the same."""
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self._said_no: dict[int, Any] = {}
+
+    def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
+        return self.ruleset.decode_paths()
+
+    def may_match(self, record: dict[str, Any]) -> bool:
+        if self.ruleset.may_match(record):
+            return True
+        said_no = self._said_no
+        if len(said_no) >= SAID_NO_HELD:
+            said_no.clear()
+        said_no[id(record)] = record
+        return False
+
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        # The lazy reader's batch question (`RuleSet.dispatch_verdict`): a record it says no
+        # to is only counted, never observed, so nothing is remembered here.
+        return self.ruleset.dispatch_verdict(record)
+
+    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
+        return self.ruleset.dispatch_keys(records)
+
+    def matching(self, event: Any) -> list[str]:
+        """`RuleSet.matching`: the names of the rules whose `when` holds, not ignored."""
+        if self._said_no.pop(id(event), None) is event:
+            return []
+        return self.ruleset.matching(event)
 
 
 def info_key(info: Mapping[str, Any]) -> tuple[str, ...]:
