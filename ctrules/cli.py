@@ -27,7 +27,7 @@ from .ruleset import (
     load_rules,
 )
 from .sources.envelopes import is_digest_key
-from .sources.lazy import AnyOf, iter_chunks
+from .sources.lazy import AnyOf, Unmatched, iter_candidates
 from .sources.logfile import BadRecord
 from .sources.stream import iter_stream
 
@@ -42,8 +42,11 @@ _PLUGINS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    # `ctrules run` (a batch job, often started per file) does not pay for importing the
+    # feature modules' sub-commands: only `ctrules --help` and their own commands need them.
+    parser = build_parser(plugins=not args_list or args_list[0] != "run")
+    args = parser.parse_args(args_list)
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
@@ -71,7 +74,7 @@ RULESET_HELP = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctrules",
         description="Safe, fast, testable CloudTrail rules with Slack alerts.",
@@ -112,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.set_defaults(func=cmd_run)
 
-    for module_name in _PLUGINS:
+    for module_name in _PLUGINS if plugins else ():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -441,8 +444,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         gc.disable()
         try:
             with chunks:
-                for item in iter_chunks(chunks, name, matcher):
-                    if isinstance(item, BadRecord):
+                # Only the records some rule may match come back whole; the others are
+                # counted (`Unmatched`): evaluating them would only confirm that none matches.
+                for item in iter_candidates(chunks, name, matcher):
+                    if type(item) is not dict:
+                        if isinstance(item, Unmatched):
+                            stats.records += len(item.records)
+                            continue
+                        assert isinstance(item, BadRecord)
                         stats.bad_records += 1
                         where = f" record {item.index}" if item.index is not None else ""
                         print(f"ctrules run: {item.source}{where}: skipped: {item.reason}",

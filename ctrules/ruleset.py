@@ -342,6 +342,26 @@ class RuleSet:
             return bool(found.select(record))
         return True
 
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        """`may_match` from the dispatch fields (DISPATCH_PATHS) alone, for the lazy reader:
+        False when no rule can match, True when some rule is a candidate, None when that
+        depends on the field index (`may_match` on a record holding its fields decides)."""
+        found = self._lookup(record)
+        if not found:
+            return False
+        return None if type(found) is Indexed and not found.residual_only else True
+
+    @staticmethod
+    def dispatch_keys(records: Sequence[dict[str, Any]]) -> list[Any]:
+        """A key per record such that records with equal keys have the same `dispatch_verdict`
+        (what `_lookup` reads; equal values of other types, 1 and True, both miss the dispatch
+        cache the same way), or None for a record to be asked alone (`userIdentity` is there
+        but not an object: `_lookup` reads more of it)."""
+        return [(r.get("eventSource", MISSING), r.get("eventName", MISSING),
+                 r.get("errorCode", MISSING), u.get("type", MISSING) if u is not None else MISSING)
+                if type(u := r.get("userIdentity")) is dict or u is None else None
+                for r in records]
+
     def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
         """The dispatch stages (`evaluate` reads their answers through its flat table). Most
         events stop at the first level (no rule can match their eventSource/eventName); the

@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 from ..alerts import Alert
 from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
-from ..sources.lazy import AnyOf, supports
+from ..sources.lazy import AnyOf, Unmatched, supports
 from ..sources.logfile import BadRecord, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
@@ -124,11 +124,15 @@ class Batch:
         records = 0
         try:
             for unit in iter_object(self.p.s3, obj, self.p.matcher):
-                if isinstance(unit, BadRecord):
-                    self.bad(unit, item)
-                else:
+                if type(unit) is dict:
                     records += 1
                     self.record(item, unit)
+                elif isinstance(unit, Unmatched):  # no rule can match these: counted only
+                    records += len(unit.records)
+                    self.unmatched(unit.records)
+                else:
+                    assert isinstance(unit, BadRecord)
+                    self.bad(unit, item)
         except (ObjectMissing, ObjectUnreadable) as exc:
             self.fail(item, str(exc))
             return
@@ -184,6 +188,15 @@ class Batch:
             self._owners.append(item)
         if len(self._alerts) >= self.p.chunk_alerts:
             self.flush()
+
+    def unmatched(self, records: list[Record]) -> None:
+        """Count records no rule can match (what `record` would count of them: they have no
+        alert, so none is ignored either; their errorCode was decoded)."""
+        self.counters.add("Records", len(records))
+        denied = sum(1 for code in [r.get("errorCode") for r in records]
+                     if code and str(code).startswith("AccessDenied"))
+        if denied:
+            self.counters.add("AccessDenied", denied)
 
     def bad(self, bad: BadRecord, item: str) -> None:
         self.counters.add("BadRecords")

@@ -2,9 +2,10 @@
 
 CloudTrail writes each log file as one gzip member. libdeflate (the `deflate` package)
 inflates it about twice as fast as zlib; without it, zlib does the same job. Anything unusual —
-several gzip members (`cat a.gz b.gz`), a damaged or truncated stream, a declared size over the
-limit — is not handled here: `gunzip` returns None and the caller uses the streaming reader
-(`stream.iter_stream`), which reads such files in bounded memory and reports the damage.
+several gzip members (`cat a.gz b.gz`), trailing bytes, a damaged or truncated stream, a
+declared size over the limit — is not handled here: `gunzip` returns None and the caller uses
+the streaming reader (`stream.iter_stream`), which reads such files in bounded memory and
+reports the damage.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ def gunzip(data: bytes, limit: int) -> bytes | None:
         return None
     # Another member may follow the first (`cat a.gz b.gz`, or a member hidden between two
     # copies of one, whose trailers match). Every member starts with these three bytes; a
-    # compressed stream holds them only by chance (about one file in twenty at 1 MB), which
-    # just sends that file to the streaming reader, which reads every member.
-    if data.find(_MEMBER_HEAD, 10) != -1:
-        return None
+    # compressed stream holds them only by chance (about one file in twenty at 1 MB). Such a
+    # file is inflated by zlib, which says exactly where the first member ends; a second
+    # member or any other trailing bytes send the file to the streaming reader.
+    suspect = data.find(_MEMBER_HEAD, 10) != -1
     declared = int.from_bytes(data[-4:], "little")  # ISIZE: the size mod 2**32
     if declared > limit:
         return None
-    if _deflate is not None:
+    if _deflate is not None and not suspect:
         try:
             out = bytes(_deflate.gzip_decompress(data))
         except Exception:  # deflate.DeflateError: damaged; the stream reader says how
@@ -49,7 +50,7 @@ def gunzip(data: bytes, limit: int) -> bytes | None:
             out = inflater.decompress(data, limit + 1)
         except zlib.error:
             return None
-        if not inflater.eof or len(out) > limit:
+        if not inflater.eof or inflater.unused_data or len(out) > limit:
             return None
         crc = zlib.crc32(out)
     # The inflater stops at the end of the first member and ignores what follows: the file's

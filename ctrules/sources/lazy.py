@@ -6,19 +6,23 @@ have any candidate rule at all. So, for a log file read whole:
 
 1. gunzip it in one call (`inflate.gunzip`, libdeflate when installed);
 2. split `{"Records": [...]}` into raw records without building Python objects (msgspec `Raw`);
-3. decode only the fields the rule set's dispatch and index read (a msgspec decoder for a
-   `TypedDict` of just those fields, nested — unknown fields are skipped at C speed), and ask
-   the rule set whether any rule can match them (`RuleSet.may_match`, which reads exactly
-   those fields);
+3. decode only the dispatch fields (`compiler.DISPATCH_PATHS`: a msgspec decoder for a
+   `TypedDict` of just those fields, nested — unknown fields are skipped at C speed) and ask the
+   rule set, for all records in one call, which ones have candidate rules
+   (`RuleSet.dispatch_verdicts`); only where the answer depends on the field index are the
+   index's fields decoded too, for that record (`RuleSet.may_match`);
 4. decode in full only the records that have candidate rules.
 
-A record with no candidate is yielded as the partial record (every field a rule's dispatch can
-read is in it, so `evaluate` on it gives the same empty answer as on the whole record). A record
-whose fields don't fit the struct decoder (not an object, out-of-range numbers) is decoded in
-full, never skipped. Anything else — another layout, invalid UTF-8, a document that does not
-decode whole, a compressed or decompressed size over the limits, several gzip members, a
-damaged stream — goes to the bounded-memory streaming reader (`stream.iter_stream`), whose
-output is the reference: the records, `BadRecord`s and their order are the same either way.
+`iter_candidates` hands back just those records (and the `BadRecord`s, in order), with one
+`Unmatched` per file for the others: no rule can match them, so evaluating them would only
+confirm that. `iter_document`/`iter_chunks` give every record in place instead (a record with
+no candidate as its partial record, on which `evaluate` gives the same empty answer as on the
+whole record). A record whose fields don't fit the struct decoder (not an object, out-of-range
+numbers) is decoded in full, never skipped. Anything else — another layout, invalid UTF-8, a
+document that does not decode whole, a compressed or decompressed size over the limits, several
+gzip members, a damaged stream — goes to the bounded-memory streaming reader
+(`stream.iter_stream`), whose output is the reference: the records, `BadRecord`s and their order
+are the same either way.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import gc
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import not_
 from typing import Any, Protocol, TypedDict
 
 import msgspec
@@ -45,23 +51,53 @@ documents stream, so memory stays bounded whatever the file size."""
 _WS = b" \t\r\n"
 # Near the streaming reader's bound on one record, where its verdict depends on chunking.
 _BIG_RECORD = MAX_RECORD_CHARS // 2
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
+_INNERMOST = re.compile(rb"\{\}|\[\]")
+# Records counted for brackets together (see `_any_too_deep`): a CloudTrail record holds ~10.
+_GROUP = 8
+# What the rule set's dispatch reads (ctrules.compiler.DISPATCH_PATHS; not imported, so that
+# this module does not load the compiler). tests/consumer/test_lazy.py checks they agree.
+DISPATCH_PATHS: tuple[tuple[str, ...], ...] = (
+    ("eventSource",), ("eventName",), ("errorCode",), ("userIdentity", "type"))
 
 
-def _too_deep(record: bytes) -> bool:
-    """Whether a record nests deeper than the streaming reader allows (it counts such a record
-    as bad; the lazy reader must agree). Only records with that many brackets are walked."""
-    if record.count(b"[") + record.count(b"{") <= MAX_DEPTH:
+def _too_deep(record: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether the JSON values in record[start:end] (one record, or several with commas
+    between) nest deeper than the streaming reader allows (it counts such a record as bad;
+    the lazy reader must agree). Only text with that many brackets is looked at."""
+    end = len(record) if end is None else end
+    if record.count(b"[", start, end) + record.count(b"{", start, end) <= MAX_DEPTH:
         return False
-    depth = 0
-    for token in _STRING_OR_BRACKET.finditer(record):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif char in (b"]", b"}"):
-            depth -= 1
+    # Big records (RunInstances, policy documents) hold hundreds of brackets but nest a few
+    # levels deep. Escaped backslashes and quotes out (pairs, left to right, as JSON reads
+    # them), then all but quotes and brackets, then strings: what is left is the brackets.
+    # Each pass strips the innermost pairs (one `sub` pass does not see the pairs its own
+    # removals make), so the number of passes that empties it is exactly the deepest nesting.
+    text = record[start:end].replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = _STRING.sub(b"", text.translate(None, _NOT_QUOTES_OR_BRACKETS))
+    for _ in range(MAX_DEPTH):
+        if not skeleton:
+            return False
+        skeleton = _INNERMOST.sub(b"", skeleton)
+    return bool(skeleton)
+
+
+def _any_too_deep(raw: bytes, ends: Sequence[int], lengths: Sequence[int]) -> bool:
+    """Whether any record (raw[ends[i] - lengths[i]:ends[i]], in order, adjacent but for
+    separators) nests deeper than MAX_DEPTH. A record that deep holds more than MAX_DEPTH
+    brackets, so records are counted a group at a time (two C scans of each byte in all) and
+    only the records of a group with that many brackets are looked at one by one."""
+    count = raw.count
+    n = len(ends)
+    for first in range(0, n, _GROUP):
+        last = min(first + _GROUP, n) - 1
+        start, end = ends[first] - lengths[first], ends[last]
+        if count(b"{", start, end) + count(b"[", start, end) > MAX_DEPTH:
+            for i in range(first, last + 1):
+                if _too_deep(raw, ends[i] - lengths[i], ends[i]):
+                    return True
     return False
 
 
@@ -89,6 +125,23 @@ class AnyOf:
 
     def may_match(self, record: dict[str, Any]) -> bool:
         return any(m.may_match(record) for m in self.matchers)
+
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        found = [m.dispatch_verdict(record) for m in self.matchers]  # type: ignore[attr-defined]
+        return True if True in found else None if None in found else False
+
+    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
+        # Every rule set dispatches on the same fields (RuleSet.dispatch_keys).
+        return self.matchers[0].dispatch_keys(records)  # type: ignore[attr-defined, no-any-return]
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """The records of a file that no rule can match (`iter_candidates` yields them once, after
+    the file's other records): only counted. Each holds at least the dispatch fields
+    (`DISPATCH_PATHS`: eventSource, eventName, errorCode, userIdentity.type) as decoded."""
+
+    records: list[Record]
 
 
 class _Document(msgspec.Struct):
@@ -146,6 +199,18 @@ class Plan:
         kind = _typed(_tree(ruleset.decode_paths()))
         self.partial = msgspec.json.Decoder(kind)
         self.document = msgspec.json.Decoder(_records_of(kind))
+        # The first pass decodes the dispatch fields only (the field index's fields are often
+        # long strings, and most records stop at dispatch); a rule set without the batch
+        # verdict gets the one pass over every field it reads.
+        self.verdict = getattr(ruleset, "dispatch_verdict", None)
+        self.keys = getattr(ruleset, "dispatch_keys", None)
+        if self.verdict is not None and self.keys is not None:
+            kind = _typed(_tree(DISPATCH_PATHS))
+            self.dispatch = msgspec.json.Decoder(kind)
+            self.dispatch_document = msgspec.json.Decoder(_records_of(kind))
+        else:
+            self.verdict = self.keys = None
+            self.dispatch, self.dispatch_document = self.partial, self.document
 
 
 _plans: dict[int, tuple[Matcher, Plan]] = {}
@@ -166,6 +231,32 @@ def supports(ruleset: Any) -> bool:
         callable(getattr(ruleset, "decode_paths", None))
 
 
+def iter_candidates(chunks: Iterable[bytes], source: str,
+                    ruleset: Matcher) -> Iterator[Record | BadRecord | Unmatched]:
+    """The records of a log file given as byte chunks that some rule of `ruleset` may match
+    (whole), its `BadRecord`s in order, and an `Unmatched` for the rest. A file read by the
+    streaming reader (too big, damaged, another layout) yields all its records whole."""
+    it = iter(chunks)
+    held: list[bytes] = []
+    size = 0
+    for chunk in it:
+        held.append(chunk)
+        size += len(chunk)
+        if size > MAX_COMPRESSED_BYTES:
+            yield from iter_stream(itertools.chain(held, it), source)
+            return
+    data = b"".join(held)
+    del held
+    found = _lazy(data, plan_for(ruleset), source, ordered=False)
+    if found is None:
+        yield from iter_stream([data], source)
+        return
+    records, unmatched = found
+    yield from records
+    if unmatched:
+        yield Unmatched(unmatched)
+
+
 def iter_chunks(chunks: Iterable[bytes], source: str,
                 ruleset: Matcher) -> Iterator[Record | BadRecord]:
     """The records of a log file given as byte chunks: read whole and decoded lazily when it
@@ -183,16 +274,19 @@ def iter_chunks(chunks: Iterable[bytes], source: str,
 
 
 def iter_document(data: bytes, source: str, ruleset: Matcher) -> Iterator[Record | BadRecord]:
-    """The records of one whole log file (gzip or plain)."""
-    records = _lazy(data, plan_for(ruleset), source)
-    if records is None:
+    """The records of one whole log file (gzip or plain), every one in its place."""
+    found = _lazy(data, plan_for(ruleset), source, ordered=True)
+    if found is None:
         yield from iter_stream([data], source)
     else:
-        yield from records
+        yield from found[0]
 
 
-def _lazy(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | None:
-    """The records, or None when this file is for the streaming reader."""
+def _lazy(data: bytes, plan: Plan, source: str, ordered: bool = True
+          ) -> tuple[list[Record | BadRecord], list[Record]] | None:
+    """The records (all in place when `ordered`; else the candidates and bad records, and
+    apart the records no rule can match), or None when this file is for the streaming
+    reader."""
     # Decoded records hold no reference cycles; the cyclic collector would only walk the
     # caller's heap once per few hundred new dicts. (Process-wide, so restored by whoever
     # turned it off: concurrent readers never leave it off.)
@@ -200,29 +294,25 @@ def _lazy(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | No
     if enabled:
         gc.disable()
     try:
-        return _decode(data, plan, source)
+        return _decode(data, plan, source, ordered)
     finally:
         if enabled:
             gc.enable()
 
 
-def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | None:
-    if data.startswith(GZIP_MAGIC):
-        raw = gunzip(data, MAX_DOCUMENT_BYTES)
-        if raw is None:
-            return None
-    elif len(data) <= MAX_DOCUMENT_BYTES:
-        raw = data
-    else:
-        return None
+def _split(raw: bytes) -> list[msgspec.Raw] | None:
+    """The raw records of a `{"Records": [...]}` document, or None when the streaming reader
+    must read it (another layout, not valid, a bomb of tiny items, a record too deep or
+    near the streaming reader's bound on one record)."""
     # Only the layout CloudTrail writes, `{"Records": [` first, is read here.
     start = len(raw) - len(raw.lstrip(_WS))
     if not raw.startswith(b"{", start):
         return None
     head = raw[start + 1:start + 64].lstrip(_WS)
-    if not head.startswith(_RECORDS_KEY) or not head[len(_RECORDS_KEY):].lstrip(_WS) \
-            .startswith(b":") or raw.count(_RECORDS_KEY) != 1:
-        # (A second "Records" key: the streaming reader keeps the first, JSON decoders the last.)
+    if not head.startswith(_RECORDS_KEY):
+        return None
+    after_key = head[len(_RECORDS_KEY):].lstrip(_WS)
+    if not after_key.startswith(b":") or not after_key[1:].lstrip(_WS).startswith(b"["):
         return None
     if not raw.isascii():
         try:
@@ -238,29 +328,92 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
         items = _document.decode(raw).Records
     except _DECODE_ERRORS:
         return None
-    if any(_too_deep(bytes(item)) for item in items):
-        return None  # the streaming reader reports the record; this path would accept it
-    if len(raw) > _BIG_RECORD and any(len(memoryview(item)) > _BIG_RECORD for item in items):
+    if not items:
+        # (A second "Records" key: the streaming reader keeps the first, JSON decoders the last.)
+        return items if raw.count(_RECORDS_KEY) == 1 else None
+    lengths = list(map(len, items))
+    if len(raw) > _BIG_RECORD and max(lengths) > _BIG_RECORD:
         return None  # the streaming reader has a bound on one record; it applies it
+    # Where the records are: in CloudTrail's compact layout, `{"Records":[r1,r2,...]}`, they
+    # follow one another with one comma between them, which the lengths alone show (any
+    # other byte between or around them makes the span longer than their sum).
+    first = _SPACE.match(raw, raw.index(b"[", start + 1) + 1).end()  # type: ignore[union-attr]
+    ends = list(itertools.accumulate([size + 1 for size in lengths], initial=first - 1))
+    del ends[0]
+    tail = raw[ends[-1]:].strip(_WS)
+    if tail[:1] == b"]" and tail[1:].lstrip(_WS) == b"}":
+        # Nothing but the one array after the `{"Records":` checked above: no second key.
+        if raw[ends[-1] - lengths[-1]:ends[-1]] != bytes(items[-1]):
+            return None  # cannot happen; the streaming reader is the safe answer if it did
+        if _any_too_deep(raw, ends, lengths):
+            return None  # the streaming reader reports the record; this path would accept it
+        return items
+    if raw.count(_RECORDS_KEY) != 1:
+        return None
+    if any(_too_deep(bytes(item)) for item in items):
+        return None
+    return items
+
+
+def _decode(data: bytes, plan: Plan, source: str, ordered: bool
+            ) -> tuple[list[Record | BadRecord], list[Record]] | None:
+    if data.startswith(GZIP_MAGIC):
+        raw = gunzip(data, MAX_DOCUMENT_BYTES)
+        if raw is None:
+            return None
+    elif len(data) <= MAX_DOCUMENT_BYTES:
+        raw = data
+    else:
+        return None
+    items = _split(raw)
+    if items is None:
+        return None
+    count = len(items)
+    failed: list[int] = []
     try:
         # Usually every record fits the partial decoder: one call decodes them all.
-        partials: list[Any] | None = plan.document.decode(raw)["Records"]
+        partials: list[Any] = plan.dispatch_document.decode(raw)["Records"]
     except _DECODE_ERRORS:
-        partials = None  # some record does not fit: decide record by record
-    decode_partial = plan.partial.decode
-    may_match = plan.ruleset.may_match
+        # Some record does not fit: decide record by record; one that does not fit is
+        # decoded in full (a candidate).
+        partials = []
+        for index, item in enumerate(items):
+            try:
+                partials.append(plan.dispatch.decode(item))
+            except _DECODE_ERRORS:
+                partials.append({})
+                failed.append(index)
+    verdicts = _verdicts(plan, partials)
+    for index in failed:
+        verdicts[index] = True
+    # None: the dispatch fields leave it to the field index, which reads more fields.
+    undecided = [i for i, v in enumerate(verdicts) if v is None]
+    if undecided:
+        decode_partial = plan.partial.decode
+        may_match = plan.ruleset.may_match
+        for i in undecided:
+            try:
+                partial = decode_partial(items[i])
+            except _DECODE_ERRORS:
+                verdicts[i] = True
+                continue
+            verdicts[i] = may_match(partial)
+            if not verdicts[i]:
+                partials[i] = partial
     out: list[Record | BadRecord] = []
     append = out.append
     bad = 0
-    for index, item in enumerate(items):
-        try:
-            partial = partials[index] if partials is not None else decode_partial(item)
-        except _DECODE_ERRORS:
-            pass  # not an object, or a field that does not fit: decode it in full
-        else:
-            if not may_match(partial):
-                append(partial)
-                continue
+    if ordered:
+        wanted: Iterable[int] = range(count)
+        unmatched: list[Record] = []
+    else:
+        wanted = [i for i, v in enumerate(verdicts) if v]
+        unmatched = list(itertools.compress(partials, map(not_, verdicts)))
+    for index in wanted:
+        if not verdicts[index]:
+            append(partials[index])
+            continue
+        item = items[index]
         try:
             value = _full.decode(item)
         except _DECODE_ERRORS:
@@ -275,4 +428,27 @@ def _decode(data: bytes, plan: Plan, source: str) -> list[Record | BadRecord] | 
             if bad > MAX_BAD_RECORDS:
                 return None  # the streaming reader's bound on bad records applies
             append(BadRecord(source, index, f"record {index}: not a JSON object"))
-    return out
+    return out, unmatched
+
+
+_ALONE = object()
+
+
+def _verdicts(plan: Plan, partials: list[Any]) -> list[Any]:
+    """Whether any rule may match each record (True, False, or None: it depends on the field
+    index), from its dispatch fields: one question per distinct dispatch key, not per record
+    (a file holds a few hundred distinct keys in thousands of records)."""
+    if plan.verdict is None or plan.keys is None:
+        return [plan.ruleset.may_match(p) for p in partials]
+    verdict = plan.verdict
+    keys = plan.keys(partials)
+    try:
+        distinct = {key: i for i, key in enumerate(keys)}
+    except TypeError:  # a value that is not hashable: every record alone
+        distinct, keys = {}, [None] * len(partials)
+    distinct.pop(None, None)
+    get = {key: verdict(partials[i]) for key, i in distinct.items()}.get
+    verdicts = [get(key, _ALONE) for key in keys]
+    for i in [i for i, v in enumerate(verdicts) if v is _ALONE]:
+        verdicts[i] = verdict(partials[i])
+    return verdicts

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .envelopes import S3Object
-from .lazy import iter_chunks, supports
+from .lazy import Unmatched, iter_candidates, supports
 from .logfile import BadRecord, Record
 from .stream import iter_stream
 
@@ -52,15 +52,16 @@ def open_object(client: Any, obj: S3Object) -> Any:
     raise ObjectMissing(f"{obj.uri}: object does not exist")  # pragma: no cover
 
 
-def iter_object(client: Any, obj: S3Object, ruleset: Any = None) -> Iterator[Record | BadRecord]:
+def iter_object(client: Any, obj: S3Object,
+                ruleset: Any = None) -> Iterator[Record | BadRecord | Unmatched]:
     """Yield the records of one log file. Raises ObjectMissing / ObjectUnreadable before the
     first record if the object cannot be opened, ObjectUnreadable if the stream breaks.
-    Given the rule set that will evaluate them, records no rule can match are decoded only
-    in part (`lazy.iter_chunks`)."""
+    Given the rule set that will evaluate them, only the records some rule may match come
+    whole, and the others together as one `Unmatched` (`lazy.iter_candidates`)."""
     body = open_object(client, obj)
     try:
         if ruleset is not None and supports(ruleset):
-            yield from iter_chunks(_chunks(body, obj), obj.uri, ruleset)
+            yield from iter_candidates(_chunks(body, obj), obj.uri, ruleset)
         else:
             yield from iter_stream(_chunks(body, obj), obj.uri)
     finally:

@@ -503,6 +503,14 @@ class Selection:
         said_no[id(record)] = record
         return False
 
+    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
+        # The lazy reader's batch question (`RuleSet.dispatch_verdict`): a record it says no
+        # to is only counted, never observed, so nothing is remembered here.
+        return self.ruleset.dispatch_verdict(record)
+
+    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
+        return self.ruleset.dispatch_keys(records)
+
     def matching(self, event: Any) -> list[str]:
         """`RuleSet.matching`: the names of the rules whose `when` holds, not ignored."""
         if self._said_no.pop(id(event), None) is event:
