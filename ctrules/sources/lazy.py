@@ -204,6 +204,9 @@ class Plan:
         # verdict gets the one pass over every field it reads.
         self.verdict = getattr(ruleset, "dispatch_verdict", None)
         self.keys = getattr(ruleset, "dispatch_keys", None)
+        # A key's verdict never changes (the rule set is immutable), and the same few thousand
+        # keys come back in every file: asked once per run, not once per file.
+        self.verdicts: dict[Any, bool | None] = {}
         if self.verdict is not None and self.keys is not None:
             kind = _typed(_tree(DISPATCH_PATHS))
             self.dispatch = msgspec.json.Decoder(kind)
@@ -432,6 +435,7 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
 
 
 _ALONE = object()
+_VERDICTS_HELD = 1 << 16
 
 
 def _verdicts(plan: Plan, partials: list[Any]) -> list[Any]:
@@ -447,7 +451,13 @@ def _verdicts(plan: Plan, partials: list[Any]) -> list[Any]:
     except TypeError:  # a value that is not hashable: every record alone
         distinct, keys = {}, [None] * len(partials)
     distinct.pop(None, None)
-    get = {key: verdict(partials[i]) for key, i in distinct.items()}.get
+    known = plan.verdicts
+    if len(known) + len(distinct) > _VERDICTS_HELD:
+        known.clear()
+    for key, i in distinct.items():
+        if key not in known:
+            known[key] = verdict(partials[i])
+    get = known.get
     verdicts = [get(key, _ALONE) for key in keys]
     for i in [i for i, v in enumerate(verdicts) if v is _ALONE]:
         verdicts[i] = verdict(partials[i])
