@@ -589,20 +589,7 @@ class _CidrTable:
                         out = hit if out is None else [*out, *hit]
             return out
 
-        segments = self.segments
-        if len(segments) == 1 and type(segments[0]) is str:
-            key, slow = segments[0], self._slow
-
-            def cidr_probe(record: dict[str, Any]) -> Iterable[int] | None:
-                v = record.get(key)
-                if type(v) is str:
-                    return one(v)
-                if v is None:
-                    return None
-                return slow(record)
-
-            return cidr_probe
-        return _probe(segments, one, self._slow)
+        return _probe(self.segments, one, self._slow)
 
     def _slow(self, record: Any) -> Positions:
         out: Positions = set()

@@ -239,17 +239,10 @@ def iter_candidates(chunks: Iterable[bytes], source: str,
     """The records of a log file given as byte chunks that some rule of `ruleset` may match
     (whole), its `BadRecord`s in order, and an `Unmatched` for the rest. A file read by the
     streaming reader (too big, damaged, another layout) yields all its records whole."""
-    it = iter(chunks)
-    held: list[bytes] = []
-    size = 0
-    for chunk in it:
-        held.append(chunk)
-        size += len(chunk)
-        if size > MAX_COMPRESSED_BYTES:
-            yield from iter_stream(itertools.chain(held, it), source)
-            return
-    data = b"".join(held)
-    del held
+    data, streamed = _held_whole(chunks)
+    if data is None:
+        yield from iter_stream(streamed, source)
+        return
     found = _lazy(data, plan_for(ruleset), source, ordered=False)
     if found is None:
         yield from iter_stream([data], source)
@@ -264,6 +257,16 @@ def iter_chunks(chunks: Iterable[bytes], source: str,
                 ruleset: Matcher) -> Iterator[Record | BadRecord]:
     """The records of a log file given as byte chunks: read whole and decoded lazily when it
     is small enough, streamed otherwise. Same records and `BadRecord`s as `iter_stream`."""
+    data, streamed = _held_whole(chunks)
+    if data is None:
+        yield from iter_stream(streamed, source)
+        return
+    yield from iter_document(data, source, ruleset)
+
+
+def _held_whole(chunks: Iterable[bytes]) -> tuple[bytes | None, Iterable[bytes]]:
+    """A file's bytes when it is small enough to hold whole (for the fast path); else None and
+    every chunk, read and unread, for the streaming reader."""
     it = iter(chunks)
     held: list[bytes] = []
     size = 0
@@ -271,9 +274,8 @@ def iter_chunks(chunks: Iterable[bytes], source: str,
         held.append(chunk)
         size += len(chunk)
         if size > MAX_COMPRESSED_BYTES:
-            yield from iter_stream(itertools.chain(held, it), source)
-            return
-    yield from iter_document(b"".join(held), source, ruleset)
+            return None, itertools.chain(held, it)
+    return b"".join(held), ()
 
 
 def iter_document(data: bytes, source: str, ruleset: Matcher) -> Iterator[Record | BadRecord]:
