@@ -459,27 +459,6 @@ class _StringTable:
                 return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
 
             segments = self.key[0]
-            if mapping is None and len(segments) == 1 and type(segments[0]) is str:
-                key, slow, memo = segments[0], self._slow, regex.memo
-
-                def regex_probe(record: dict[str, Any]) -> Iterable[int] | None:
-                    # regex_only inline: user agents are on most records.
-                    v = record.get(key)
-                    if type(v) is str:
-                        try:
-                            matched = memo[v]
-                        except KeyError:
-                            matched = regex.match(v)
-                        if matched is None:
-                            return every_regex_rule
-                        if not matched:
-                            return None
-                        return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
-                    if v is None:
-                        return None
-                    return slow(record)
-
-                return regex_probe
             return _probe(segments, regex_only, self._slow)
         one = self._one()
 
