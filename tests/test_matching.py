@@ -44,7 +44,7 @@ ignore some_rules {
 
 
 def _selection() -> RuleSet:
-    return StatefulEngine(load_default_rules(), MemoryStore()).selector.ruleset
+    return StatefulEngine(load_default_rules(), MemoryStore()).selector
 
 
 def _rule_sets(name: str) -> list[RuleSet]:

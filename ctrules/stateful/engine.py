@@ -176,16 +176,14 @@ class StatefulEngine:
             assert decl.stateful is not None
             self.specs[decl.name] = _compile(decl, ruleset)
         # The rules' `when`s, with ignores, behind the rule set's own dispatch index.
-        self._select = Selection(RuleSet(_selecting_files(ruleset.files, set(self.specs),
-                                                          ignores)))
-        self._said_no = self._select._said_no
+        self._select = RuleSet(_selecting_files(ruleset.files, set(self.specs), ignores))
 
     @property
     def active(self) -> bool:
         return bool(self.specs)
 
     @property
-    def selector(self) -> Selection:
+    def selector(self) -> RuleSet:
         """The stateful rules' `when`s: what a lazy reader must decode whole."""
         return self._select
 
@@ -193,11 +191,9 @@ class StatefulEngine:
 
     def observe(self, event: Any) -> list[Observation]:
         """The stateful rules whose `when` holds for `event` (ignored events do not count)."""
-        if self._said_no.pop(id(event), None) is event:
-            return []  # the lazy reader has just asked (`Selection`)
         if not self.specs:
             return []
-        names = self._select.ruleset.matching(event)
+        names = self._select.matching(event)
         if not names:
             return []
         record = event if type(event) is dict else (
@@ -470,52 +466,6 @@ class StatefulEngine:
             group_key=(spec.name, *info_key(info), *window),
             state=info,
         )
-
-
-SAID_NO_HELD = 1 << 15
-"""Records a `Selection` remembers saying no to, at most (more than a log file holds)."""
-
-
-class Selection:
-    """The stateful rules' `when`s (with their ignores) as one rule set, as the lazy reader and
-    `StatefulEngine.observe` ask it.
-
-    The lazy reader asks `may_match` of every record no per-event rule wants; a record it says
-    no to is yielded partly decoded and then observed, and asking the same question again was
-    most of what observing cost. So that "no" is remembered for that very record object until
-    `matching` takes it back: by identity, holding the record meanwhile so that its id cannot be
-    reused by another. Anything else (a record not asked about, or forgotten past SAID_NO_HELD)
-    gets the full answer, which is the same."""
-
-    def __init__(self, ruleset: RuleSet):
-        self.ruleset = ruleset
-        self._said_no: dict[int, Any] = {}
-
-    def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
-        return self.ruleset.decode_paths()
-
-    def may_match(self, record: dict[str, Any]) -> bool:
-        if self.ruleset.may_match(record):
-            return True
-        said_no = self._said_no
-        if len(said_no) >= SAID_NO_HELD:
-            said_no.clear()
-        said_no[id(record)] = record
-        return False
-
-    def dispatch_verdict(self, record: dict[str, Any]) -> bool | None:
-        # The lazy reader's batch question (`RuleSet.dispatch_verdict`): a record it says no
-        # to is only counted, never observed, so nothing is remembered here.
-        return self.ruleset.dispatch_verdict(record)
-
-    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
-        return self.ruleset.dispatch_keys(records)
-
-    def matching(self, event: Any) -> list[str]:
-        """`RuleSet.matching`: the names of the rules whose `when` holds, not ignored."""
-        if self._said_no.pop(id(event), None) is event:
-            return []
-        return self.ruleset.matching(event)
 
 
 def info_key(info: Mapping[str, Any]) -> tuple[str, ...]:

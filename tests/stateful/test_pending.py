@@ -105,30 +105,6 @@ def test_held_records_do_not_grow_with_events_in_the_same_windows() -> None:
         assert alert.event["eventTime"] == engine_module.iso(BASE + last)
 
 
-def test_the_selection_answers_again_only_what_the_reader_did_not_ask() -> None:
-    engine = StatefulEngine(RULESET, MemoryStore())
-    selection = engine.selector
-    record = make_event(1, 0, "A", "p1", "v1", "ip1")
-    no = {"eventName": "Z"}
-    assert selection.may_match(record) and not selection.may_match(no)
-    assert engine.observe(no) == []
-    same_text = dict(record)
-    assert [o.rule for o in engine.observe(same_text)] == ["burst", "spread", "chain"]
-    # A record the reader said no to is held only until it is observed.
-    assert selection._said_no == {}
-
-
-def test_what_the_selection_remembers_is_bounded(monkeypatch: Any) -> None:
-    monkeypatch.setattr(engine_module, "SAID_NO_HELD", 3)
-    engine = StatefulEngine(RULESET, MemoryStore())
-    unread = [{"eventName": "Z", "n": i} for i in range(10)]
-    for record in unread:
-        assert not engine.selector.may_match(record)
-    assert len(engine.selector._said_no) <= 3
-    # Forgotten or not, every record gets the same answer.
-    assert all(engine.observe(r) == [] for r in unread)
-
-
 def test_a_sequence_shows_its_last_step_even_when_its_second_is_crowded() -> None:
     engine = StatefulEngine(RULESET, MemoryStore(), rules=[RULESET.rule_decl("chain")])
     events = [make_event(1, 10, "A", "p1", "v", "ip"), make_event(2, 20, "B", "p1", "v", "ip")]
