@@ -43,8 +43,6 @@ _RE2_OPTIONS.log_errors = False
 # Always matches: when RE2::Set runs out of memory it silently reports no match, so a result
 # without this pattern means "don't know" and every regex rule is tried.
 _SENTINEL = ""
-# Entries kept per regex set of what each text matched (cleared when full).
-_MEMO_LIMIT = 16384
 
 
 # ---- necessary conditions --------------------------------------------------------------------
@@ -243,9 +241,20 @@ class _Analysis:
 
 
 # ---- lookup tables ---------------------------------------------------------------------------
+#
+# The tables belong to the rule set, not to a dispatch entry: rules that do not name their events
+# are candidates in every entry (thousands of entries), so one copy of their tables, and one
+# memory of what each value looked up, serves all of them. Each distinct condition is a bit; a
+# path's lookup turns a value into the bits of the conditions it may satisfy, and an entry keeps
+# the bits of its own candidates' conditions (`Indexed.mask`).
 
 Candidate = tuple[Any, Any]  # (rule, predicate), as the rule set keeps them
-Positions = set[int]
+Mask = int  # bit set: the book's condition with that bit may hold
+
+# Values remembered per path, and the longest remembered (hostile input: millions of distinct
+# user agents, megabyte strings), before the memory is cleared and starts again.
+_MEMO_LIMIT = 16384
+_MEMO_MAX_LEN = 512
 
 
 def _mapper(mapping: Mapping_) -> Callable[[str], str] | None:
@@ -263,257 +272,83 @@ def _mapper(mapping: Mapping_) -> Callable[[str], str] | None:
     return apply
 
 
-def _strings(walk: Callable[[Any], Any], record: Any) -> list[str]:
-    """The strings a path reaches, as `==`/`startswith`/`matches` see them."""
-    v = walk(record)
-    if type(v) is str:
-        return [v]
-    if type(v) is list or type(v) is Fanout:
-        return [x for x in expand(v) if type(x) is str]
-    return []
+def _regex_ok(pattern: str) -> bool:
+    """Whether RE2 takes `pattern` into a set (one it refuses is tested rule by rule)."""
+    try:
+        re2.Set.SearchSet(_RE2_OPTIONS).Add(pattern)
+    except Exception:  # re2.error
+        return False
+    return True
 
 
-# A table's lookup for one record (a dict): the positions it selects, or None/empty.
-Probe = Callable[[dict[str, Any]], "Iterable[int] | None"]
+class _StringKeys:
+    """Every string condition on one (path, mapping): a string value's bits."""
 
+    def __init__(self, mapping: Mapping_):
+        self.mapping = _mapper(mapping)
+        self.eq: dict[str, Mask] = {}
+        self.prefixes: dict[int, dict[str, Mask]] = {}
+        self.suffixes: dict[int, dict[str, Mask]] = {}
+        self.patterns: list[str] = []
+        self.pattern_bits: list[Mask] = []
+        self.every_regex: Mask = 0
+        self.regex: _RegexSet | None = None  # compiled on first use after a pattern is added
 
-def _probe(segments: tuple[str | int, ...], one: Callable[[str], Iterable[int] | None],
-           slow: Callable[[Any], Iterable[int]]) -> Probe:
-    """A probe reading a one- or two-key path inline and calling `one` on a string value;
-    anything else (arrays, fan-outs, other types, longer paths) goes to `slow`, the table's
-    general `select`. A missing field and null select nothing (no string to look up)."""
-    if len(segments) == 1 and type(segments[0]) is str:
-        key = segments[0]
-
-        def probe1(record: dict[str, Any]) -> Iterable[int] | None:
-            v = record.get(key)
-            if type(v) is str:
-                return one(v)
-            if v is None:
-                return None
-            return slow(record)
-
-        return probe1
-    if len(segments) == 2 and type(segments[0]) is str and type(segments[1]) is str:
-        k1, k2 = str(segments[0]), str(segments[1])
-
-        def probe2(record: dict[str, Any]) -> Iterable[int] | None:
-            o = record.get(k1)
-            if type(o) is dict:
-                v = o.get(k2)
-                if type(v) is str:
-                    return one(v)
-                if v is None:
-                    return None
-            elif o is None:
-                return None
-            return slow(record)
-
-        return probe2
-    return slow
-
-
-class _StringTable:
-    """Every string condition on one (path, mapping)."""
-
-    def __init__(self, key: Key):
-        self.key = key
-        self.walk = make_walker(key[0])
-        self.mapping = _mapper(key[1])
-        self.eq: dict[str, list[int]] = {}
-        self.prefixes: dict[int, dict[str, list[int]]] = {}
-        self.suffixes: dict[int, dict[str, list[int]]] = {}
-        self.patterns: list[tuple[str, int]] = []
-        self.regex: Any = None
-        self.regex_rules: list[int] = []  # position of each pattern in the set
-        self.every_regex_rule: list[int] = []
-        self.one: Callable[[str, Positions], None] | None = None  # made on first use
-
-    def add(self, cond: Eq | Affix | Regex, pos: int) -> None:
+    def add(self, cond: Eq | Affix | Regex, bit: Mask) -> None:
         if isinstance(cond, Eq):
             for v in cond.values:
-                self.eq.setdefault(v, []).append(pos)
+                self.eq[v] = self.eq.get(v, 0) | bit
         elif isinstance(cond, Affix):
             table = self.suffixes if cond.suffix else self.prefixes
             for needle in cond.needles:
-                table.setdefault(len(needle), {}).setdefault(needle, []).append(pos)
+                by_needle = table.setdefault(len(needle), {})
+                by_needle[needle] = by_needle.get(needle, 0) | bit
         else:
-            self.patterns.append((cond.pattern, pos))
+            self.patterns.append(cond.pattern)
+            self.pattern_bits.append(bit)
+            self.every_regex |= bit
+            self.regex = None
 
-    def finish(self, cache: dict[tuple[str, ...], Any]) -> list[int]:
-        """Compile the regex set; returns positions that could not go into it (always tried)."""
-        if not self.patterns:
-            return []
-        unindexed: list[int] = []
-        patterns = tuple(p for p, _ in self.patterns)
-        compiled = cache.get(patterns)
-        if compiled is None:
-            compiled = _RegexSet(patterns)
-            cache[patterns] = compiled
-        self.regex = compiled
-        for i, (_, pos) in enumerate(self.patterns):
-            if compiled.added[i]:
-                self.regex_rules.append(pos)
+    def bits(self, v: str) -> Mask:
+        if self.mapping is not None:
+            v = self.mapping(v)
+        m = self.eq.get(v, 0)
+        for length, table in self.prefixes.items():
+            m |= table.get(v[:length], 0)
+        for length, table in self.suffixes.items():
+            if length <= len(v):
+                m |= table.get(v[len(v) - length:], 0)
+        if self.patterns:
+            regex = self.regex
+            if regex is None:
+                regex = self.regex = _RegexSet(self.patterns)
+            matched = regex.match(v)
+            if matched is None:  # the set cannot say: every regex rule is tried
+                m |= self.every_regex
             else:
-                self.regex_rules.append(-1)
-                unindexed.append(pos)
-        self.every_regex_rule = [p for _, p in self.patterns]
-        return unindexed
-
-    def _one(self) -> Callable[[str, Positions], None]:
-        """The lookups for one string value, with only the parts this table has (the common
-        case, `==`/`in` alone, is one dict lookup)."""
-        eq, prefixes, suffixes, regex = self.eq, self.prefixes, self.suffixes, self.regex
-        mapping = self.mapping
-        regex_rules, every_regex_rule = self.regex_rules, self.every_regex_rule
-        if not prefixes and not suffixes and regex is None:
-            if mapping is None:
-                def eq_only(v: str, out: Positions) -> None:
-                    hit = eq.get(v)
-                    if hit:
-                        out.update(hit)
-
-                return eq_only
-
-            def eq_mapped(v: str, out: Positions) -> None:
-                hit = eq.get(mapping(v))
-                if hit:
-                    out.update(hit)
-
-            return eq_mapped
-
-        def every_kind(v: str, out: Positions) -> None:
-            if mapping is not None:
-                v = mapping(v)
-            if eq:
-                hit = eq.get(v)
-                if hit:
-                    out.update(hit)
-            for length, table in prefixes.items():
-                hit = table.get(v[:length])
-                if hit:
-                    out.update(hit)
-            for length, table in suffixes.items():
-                if length <= len(v):
-                    hit = table.get(v[len(v) - length:])
-                    if hit:
-                        out.update(hit)
-            if regex is not None:
-                matched = regex.match(v)
-                if matched is None:
-                    out.update(every_regex_rule)
-                else:
-                    out.update(regex_rules[i] for i in matched if regex_rules[i] >= 0)
-
-        return every_kind
-
-    def select(self, record: Any, out: Positions) -> None:
-        one = self.one
-        if one is None:
-            one = self.one = self._one()
-        v = self.walk(record)
-        if type(v) is str:
-            one(v, out)
-        elif type(v) is list or type(v) is Fanout:
-            for x in expand(v):
-                if type(x) is str:
-                    one(x, out)
-
-    def probe(self) -> Probe:
-        """`select` for the common case, a string value, without building a set."""
-        eq, mapping = self.eq, self.mapping
-        if not self.prefixes and not self.suffixes and self.regex is None:
-            if mapping is None:
-                return _probe(self.key[0], eq.get, self._slow)
-
-            def eq_mapped(v: str) -> Iterable[int] | None:
-                return eq.get(mapping(v))
-
-            return _probe(self.key[0], eq_mapped, self._slow)
-        if not eq and not self.suffixes and self.regex is None:
-            prefixes = tuple(self.prefixes.items())
-
-            def prefixes_only(v: str) -> Iterable[int] | None:
-                if mapping is not None:
-                    v = mapping(v)
-                out: list[int] | None = None
-                for length, table in prefixes:
-                    hit = table.get(v[:length])
-                    if hit:
-                        out = hit if out is None else [*out, *hit]
-                return out
-
-            return _probe(self.key[0], prefixes_only, self._slow)
-        if not eq and not self.prefixes and not self.suffixes:
-            regex, regex_rules = self.regex, self.regex_rules
-            every_regex_rule = self.every_regex_rule
-
-            def regex_only(v: str) -> Iterable[int] | None:
-                if mapping is not None:
-                    v = mapping(v)
-                matched = regex.match(v)
-                if matched is None:
-                    return every_regex_rule
-                if not matched:
-                    return None
-                return [regex_rules[i] for i in matched if regex_rules[i] >= 0]
-
-            segments = self.key[0]
-            return _probe(segments, regex_only, self._slow)
-        one = self._one()
-
-        def every_kind(v: str) -> Iterable[int] | None:
-            out: Positions = set()
-            one(v, out)
-            return out
-
-        return _probe(self.key[0], every_kind, self._slow)
-
-    def _slow(self, record: Any) -> Positions:
-        out: Positions = set()
-        self.select(record, out)
-        return out
+                for i in matched:
+                    m |= self.pattern_bits[i]
+        return m
 
 
 class _RegexSet:
     """All patterns of one path in one RE2::Set, plus the always-matching sentinel."""
 
     def __init__(self, patterns: Sequence[str]):
-        self.added: list[bool] = []
         self.index: list[int] = []  # set index -> pattern index
-        # User agents and the like repeat: a matched text is not matched again (bounded).
-        self.memo: dict[str, list[int] | None] = {}
         self.set: Any = re2.Set.SearchSet(_RE2_OPTIONS)
-        for i, pattern in enumerate(patterns):
-            try:
-                self.set.Add(pattern)
-            except Exception:  # re2.error: tested rule by rule instead
-                self.added.append(False)
-                continue
-            self.added.append(True)
-            self.index.append(i)
-        self.sentinel = len(self.index)
         try:
+            for i, pattern in enumerate(patterns):
+                self.set.Add(pattern)  # `_regex_ok` let only patterns RE2 takes in
+                self.index.append(i)
+            self.sentinel = len(self.index)
             self.set.Add(_SENTINEL)
             self.set.Compile()
         except Exception:
             self.set = None
 
     def match(self, text: str) -> list[int] | None:
-        """Pattern indexes that match, or None when the set cannot say (all must be tried).
-        The list is shared: callers only read it."""
-        memo = self.memo
-        try:
-            return memo[text]
-        except KeyError:
-            pass
-        found = self._match(text)
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[text] = found
-        return found
-
-    def _match(self, text: str) -> list[int] | None:
+        """Pattern indexes that match, or None when the set cannot say (all must be tried)."""
         if self.set is None:
             return None
         try:
@@ -526,143 +361,245 @@ class _RegexSet:
         return [index[i] for i in found if i != self.sentinel]
 
 
-class _CidrTable:
-    def __init__(self, segments: tuple[str | int, ...]):
-        self.segments = segments
-        self.walk = make_walker(segments)
-        # (version, prefix length) -> network number -> positions
-        self.nets: dict[tuple[int, int], dict[int, list[int]]] = {}
+class _CidrKeys:
+    def __init__(self) -> None:
+        # (version, prefix length) -> network number -> bits
+        self.nets: dict[tuple[int, int], dict[int, Mask]] = {}
 
-    def add(self, cond: Cidr, pos: int) -> None:
+    def add(self, cond: Cidr, bit: Mask) -> None:
         for net in cond.networks:
             shift = net.max_prefixlen - net.prefixlen
             table = self.nets.setdefault((net.version, net.prefixlen), {})
-            table.setdefault(int(net.network_address) >> shift, []).append(pos)
+            number = int(net.network_address) >> shift
+            table[number] = table.get(number, 0) | bit
 
-    def select(self, record: Any, out: Positions) -> None:
-        for v in _strings(self.walk, record):
-            parsed = parse_address(v)
-            if parsed is None:
-                continue
-            version, number, bits = parsed
-            for (net_version, prefixlen), table in self.nets.items():
-                if version == net_version:
-                    hit = table.get(number >> (bits - prefixlen))
-                    if hit:
-                        out.update(hit)
-
-    def probe(self) -> Probe:
-        nets = tuple((version, prefixlen, table)
-                     for (version, prefixlen), table in self.nets.items())
-
-        def one(v: str) -> Iterable[int] | None:
-            parsed = parse_address(v)
-            if parsed is None:
-                return None
-            version, number, bits = parsed
-            out: list[int] | None = None
-            for net_version, prefixlen, table in nets:
-                if version == net_version:
-                    hit = table.get(number >> (bits - prefixlen))
-                    if hit:
-                        out = hit if out is None else [*out, *hit]
-            return out
-
-        return _probe(self.segments, one, self._slow)
-
-    def _slow(self, record: Any) -> Positions:
-        out: Positions = set()
-        self.select(record, out)
-        return out
+    def bits(self, v: str) -> Mask:
+        parsed = parse_address(v)
+        if parsed is None:
+            return 0
+        version, number, width = parsed
+        m = 0
+        for (net_version, prefixlen), table in self.nets.items():
+            if version == net_version:
+                m |= table.get(number >> (width - prefixlen), 0)
+        return m
 
 
-class _PresentTable:
+class _PathLookup:
+    """Every string and CIDR condition on one path: what each string it reaches may satisfy,
+    remembered per string (bounded). Only strings are remembered — 1, true, "1" and ["1"]
+    never share an answer; arrays are looked up element by element, as the language reads
+    them."""
+
+    def __init__(self, segments: tuple[str | int, ...]):
+        self.segments = segments
+        self.walk = make_walker(segments)
+        self.strings: dict[Mapping_, _StringKeys] = {}
+        self.cidr: _CidrKeys | None = None
+        self.parts: tuple[_StringKeys | _CidrKeys, ...] = ()
+        self.memo: dict[str, Mask] = {}  # cleared in place: entries hold this very dict
+
+    def add(self, cond: Eq | Affix | Regex | Cidr, bit: Mask) -> None:
+        if isinstance(cond, Cidr):
+            if self.cidr is None:
+                self.cidr = _CidrKeys()
+            self.cidr.add(cond, bit)
+        else:
+            mapping = cond.key[1]
+            if mapping not in self.strings:
+                self.strings[mapping] = _StringKeys(mapping)
+            self.strings[mapping].add(cond, bit)
+        self.parts = (*self.strings.values(), *((self.cidr,) if self.cidr else ()))
+        self.memo.clear()  # remembered answers lack the new condition
+
+    def lookup(self, v: str) -> Mask:
+        memo = self.memo
+        try:
+            return memo[v]
+        except KeyError:
+            pass
+        m = 0
+        for part in self.parts:
+            m |= part.bits(v)
+        if len(v) <= _MEMO_MAX_LEN:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[v] = m
+        return m
+
+    def bits(self, record: Any) -> Mask:
+        """The general lookup: whatever the path reaches in `record`, arrays included."""
+        v = self.walk(record)
+        if type(v) is str:
+            return self.lookup(v)
+        m = 0
+        if type(v) is list or type(v) is Fanout:
+            for x in expand(v):
+                if type(x) is str:
+                    m |= self.lookup(x)
+        return m
+
+
+class _PresentLookup:
     def __init__(self, segments: tuple[str | int, ...]):
         self.walk = make_walker(segments)
-        self.rules: list[int] = []
+        self.mask: Mask = 0
 
-    def select(self, record: Any, out: Positions) -> None:
-        if present(self.walk(record)):
-            out.update(self.rules)
+    def bits(self, record: Any) -> Mask:
+        return self.mask if present(self.walk(record)) else 0
 
-    def probe(self) -> Probe:
-        walk, rules = self.walk, self.rules
 
-        def present_probe(record: Any) -> Iterable[int] | None:
-            return rules if present(walk(record)) else None
+Lookup = _PathLookup | _PresentLookup
 
-        return present_probe
+
+class _Book:
+    """The lookups of one rule set: a bit per distinct condition, a lookup per path."""
+
+    def __init__(self) -> None:
+        self.bits: dict[Cond, Mask | None] = {}
+        self.count = 0
+        self.paths: dict[tuple[str | int, ...], _PathLookup] = {}
+        self.presents: dict[tuple[str | int, ...], _PresentLookup] = {}
+
+    def bit(self, cond: Cond) -> Mask | None:
+        """`cond`'s bit, registering it on first sight; None when it cannot be looked up."""
+        try:
+            return self.bits[cond]
+        except KeyError:
+            pass
+        parts = _parts(cond)
+        if any(isinstance(p, Regex) and not _regex_ok(p.pattern) for p in parts):
+            self.bits[cond] = None
+            return None
+        bit = self.bits[cond] = 1 << self.count
+        self.count += 1
+        for part in parts:
+            if isinstance(part, Present):
+                self.present(part.segments).mask |= bit
+            else:
+                self.path(part).add(part, bit)
+        return bit
+
+    def lookups(self, cond: Cond) -> list[Lookup]:
+        """The lookups that answer for `cond` (registered)."""
+        return [self.present(p.segments) if isinstance(p, Present) else self.path(p)
+                for p in _parts(cond)]
+
+    def present(self, segments: tuple[str | int, ...]) -> _PresentLookup:
+        found = self.presents.get(segments)
+        if found is None:
+            found = self.presents[segments] = _PresentLookup(segments)
+        return found
+
+    def path(self, cond: Eq | Affix | Regex | Cidr) -> _PathLookup:
+        segments = cond.segments if isinstance(cond, Cidr) else cond.key[0]
+        found = self.paths.get(segments)
+        if found is None:
+            found = self.paths[segments] = _PathLookup(segments)
+        return found
+
+
+def _parts(cond: Cond) -> tuple[Eq | Affix | Regex | Cidr | Present, ...]:
+    return cond.parts if isinstance(cond, AnyOf) else (cond,)  # type: ignore[return-value]
+
+
+_BOOK = ("ctrules.index", "book")  # where a rule set's shared dict keeps its `_Book`
 
 
 class Indexed:
-    """A dispatch entry's candidates behind lookup tables: `select(record)` gives the ones to
-    test, in rule order."""
+    """A dispatch entry's candidates behind the rule set's lookups: `select(record)` gives the
+    ones to test, in rule order."""
 
-    __slots__ = ("candidates", "tables", "residual", "residual_only", "probes")
+    __slots__ = ("candidates", "residual", "residual_only", "mask", "by_bit", "fast", "general")
 
     def __init__(self, candidates: tuple[Candidate, ...], conds: Sequence[Cond | None],
-                 regex_cache: dict[tuple[str, ...], Any]):
+                 shared: dict[Any, Any]):
         self.candidates = candidates
-        strings: dict[Key, _StringTable] = {}
-        cidrs: dict[tuple[str | int, ...], _CidrTable] = {}
-        presents: dict[tuple[str | int, ...], _PresentTable] = {}
+        book = shared.get(_BOOK)
+        if book is None:
+            book = shared[_BOOK] = _Book()
         residual: list[int] = []
-
-        def add(cond: Cond, pos: int) -> None:
-            if isinstance(cond, AnyOf):
-                for part in cond.parts:
-                    add(part, pos)
-            elif isinstance(cond, Cidr):
-                cidrs.setdefault(cond.segments, _CidrTable(cond.segments)).add(cond, pos)
-            elif isinstance(cond, Present):
-                table = presents.setdefault(cond.segments, _PresentTable(cond.segments))
-                table.rules.append(pos)
-            else:
-                strings.setdefault(cond.key, _StringTable(cond.key)).add(cond, pos)
-
+        mask = 0
+        by_bit: dict[Mask, list[int]] = {}
+        lookups: dict[int, Lookup] = {}
         for pos, cond in enumerate(conds):
-            if cond is None:
+            bit = None if cond is None else book.bit(cond)
+            if bit is None or cond is None:
                 residual.append(pos)
-            else:
-                add(cond, pos)
-        for table in strings.values():
-            residual.extend(table.finish(regex_cache))
-        self.tables: tuple[Any, ...] = (*strings.values(), *cidrs.values(), *presents.values())
+                continue
+            mask |= bit
+            by_bit.setdefault(bit, []).append(pos)
+            for lookup in book.lookups(cond):
+                lookups.setdefault(id(lookup), lookup)
         self.residual = frozenset(residual)
-        self.residual_only = tuple(candidates[p] for p in sorted(self.residual))
-        self.probes = tuple(table.probe() for table in self.tables)
+        self.residual_only = tuple(candidates[p] for p in residual)
+        self.mask = mask
+        self.by_bit = by_bit
+        # Paths of one or two keys are read inline by `select` (the common case: one dict
+        # lookup per path on the remembered answers); the rest answer through `bits`.
+        fast: list[tuple[str, str | None, dict[str, Mask], _PathLookup]] = []
+        general: list[Lookup] = []
+        for lookup in lookups.values():
+            segments = lookup.segments if type(lookup) is _PathLookup else ()
+            if type(lookup) is _PathLookup and 1 <= len(segments) <= 2 \
+                    and all(type(s) is str for s in segments):
+                fast.append((str(segments[0]), str(segments[1]) if len(segments) == 2 else None,
+                             lookup.memo, lookup))
+            else:
+                general.append(lookup)
+        self.fast = tuple(fast)
+        self.general = tuple(general)
 
     def select(self, record: Any) -> tuple[Candidate, ...]:
-        hits: Positions | None = None
+        hits = 0
         if type(record) is dict:
-            for probe in self.probes:
-                found = probe(record)
-                if found:
-                    if hits is None:
-                        hits = set(found)
-                    else:
-                        hits.update(found)
+            for k1, k2, memo, lookup in self.fast:
+                v = record.get(k1)
+                if k2 is not None:
+                    if type(v) is dict:
+                        v = v.get(k2)
+                    elif v is not None:  # an array, or a string or number in the way
+                        hits |= lookup.bits(record)
+                        continue
+                if type(v) is str:
+                    try:
+                        hits |= memo[v]
+                    except KeyError:
+                        hits |= lookup.lookup(v)
+                elif v is not None:  # an array (or another type: no string, no bits)
+                    hits |= lookup.bits(record)
+            for other in self.general:
+                hits |= other.bits(record)
         else:
-            hits = set()
-            for table in self.tables:
-                table.select(record, hits)
+            for _, _, _, lookup in self.fast:
+                hits |= lookup.bits(record)
+            for other in self.general:
+                hits |= other.bits(record)
+        hits &= self.mask
         if not hits:
             return self.residual_only
-        hits.update(self.residual)
+        positions = set(self.residual)
+        by_bit = self.by_bit
+        while hits:
+            low = hits & -hits
+            positions.update(by_bit[low])
+            hits ^= low
         candidates = self.candidates
-        return tuple([candidates[p] for p in sorted(hits)])
+        return tuple([candidates[p] for p in sorted(positions)])
 
     def __len__(self) -> int:
         return len(self.candidates)
 
 
 def index_candidates(candidates: tuple[Candidate, ...], conds: Iterable[Cond | None],
-                     regex_cache: dict[tuple[str, ...], Any]) -> tuple[Candidate, ...] | Indexed:
-    """The candidates as they are when indexing would not pay, else behind an `Indexed`."""
+                     shared: dict[Any, Any]) -> tuple[Candidate, ...] | Indexed:
+    """The candidates as they are when indexing would not pay, else behind an `Indexed`.
+    `shared` is the rule set's own dict, the same for all its entries: the lookups live
+    there."""
     conds = list(conds)
     if len(candidates) < MIN_RULES or sum(c is not None for c in conds) < MIN_RULES // 2:
         return candidates
-    return Indexed(candidates, conds, regex_cache)
+    return Indexed(candidates, conds, shared)
 
 
 def decode_paths(conds: Iterable[Cond | None]) -> set[tuple[str | int, ...]]:

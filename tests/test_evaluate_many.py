@@ -23,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ctrules.index as index
 import ctrules.values as values
 from ctrules import nodes as n
 from ctrules.alerts import Alert
@@ -297,12 +296,3 @@ def test_cidr_cache_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     answers = [test(t) for t in ("10.1.1.1", "11.1.1.1", "x", "10.2.2.2", "10.1.1.1")]
     assert answers == [True, False, False, True, True]
     assert len(values.ADDRESSES) <= 2
-
-
-def test_regex_set_memo_answers_as_the_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index, "_MEMO_LIMIT", 2)
-    regexes = index._RegexSet(["^curl/", "(?i)nikto", "["])
-    fresh = index._RegexSet(["^curl/", "(?i)nikto", "["])
-    for text in ["curl/8", "Nikto", "x", "curl/8", "Mozilla nikto", "x"]:
-        assert regexes.match(text) == fresh._match(text)
-        assert len(regexes.memo) <= 2

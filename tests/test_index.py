@@ -231,8 +231,12 @@ def test_a_regex_set_that_cannot_answer_tries_every_regex_rule() -> None:
     rs = RuleSet([rule_file])
     entry = rs._indexed(tuple((r, r.pred) for r in rs._rules))
     assert isinstance(entry, index.Indexed)
-    for table_ in entry.tables:
-        table_.regex.set = None
+    assert [r.info.name for r, _ in entry.select({"userAgent": "abc"})] == ["r"]
+    lookup = rs._regex_sets[index._BOOK].paths[("userAgent",)]
+    keys = lookup.strings[()]
+    assert keys.regex is not None
+    keys.regex.set = None
+    lookup.memo.clear()  # what it remembered was answered by the working set
     assert [r.info.name for r, _ in entry.select({"userAgent": "abc"})] == ["r", "s"]
 
 
@@ -279,3 +283,121 @@ def test_rules_using_macros_and_lists_stay_indexed() -> None:
     miss = {"userIdentity": {"userName": "eve"}, "userAgent": "ci/1"}
     assert [r.info.name for r, _ in entry.select(miss)] == ["s"]
     assert [a.rule for a in rs.evaluate(hit)] == ["r", "s", "t"]
+
+
+# ---- the shared lookups and what they remember -----------------------------------------------
+
+# Values that a memory keyed carelessly would confuse: 1 / True / "1", a string and the same
+# string in an array (equal answers), other cases, nulls, objects, and very long strings.
+TRICKY = ["1", 1, True, 1.0, None, "a", ["a"], [["A"]], "A", {"a": "a"}, [], [1, "1"],
+          [None, "a"], "10.1.2.3", ["10.1.2.3"], "ab" * 400, ("ab" * 400).upper(), "", "\u212a"]
+
+TRICKY_RULES = """
+rule eq_1 {
+    when x == "1"
+}
+rule eq_a {
+    when x in ["a", "zz"]
+}
+rule lower_a {
+    when lower(x) == "a"
+}
+rule upper_k {
+    when upper(x) == "K"
+}
+rule prefix_ab {
+    when x startswith "ab"
+}
+rule suffix_b {
+    when lower(x) endswith ["ab", "b"]
+}
+rule regex_a {
+    when x matches "^(?i)a"
+}
+rule net {
+    when x in cidr("10.0.0.0/8")
+}
+rule has_x {
+    when x exists
+}
+rule eq_1_or_y {
+    when x == "1" or y.z == "a"
+}
+rule nested {
+    when y.z startswith "a"
+}
+"""
+
+
+def _tricky_records() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for value in TRICKY:
+        out.append({"eventName": "E", "x": value})
+        out.append({"eventName": "E", "y": {"z": value}})
+        out.append({"eventName": "F", "x": value, "y": [{"z": value}, {"z": "b"}]})
+        out.append({"eventName": "E", "y": value})
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(_tricky_records()))
+def test_remembered_answers_never_mix_types_or_shapes(records: list[dict[str, Any]]) -> None:
+    # One rule set sees every record twice, in any order: each answer it remembers from one
+    # value must be the one the unindexed rule set gives for the next.
+    with_index, without = _pair([_parse(TRICKY_RULES)])
+    fired = 0
+    for record in records + records:
+        expected = _alerts(without, record)
+        assert _alerts(with_index, record) == expected, record
+        fired += len(expected)
+    assert fired > 0
+
+
+def test_remembered_answers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hostile input: every record a new user agent. The memory starts again when full and
+    # never remembers a long string; answers stay those of a fresh lookup.
+    monkeypatch.setattr(index, "_MEMO_LIMIT", 3)
+    text = ('rule curl {\n    when userAgent matches "^curl/"\n}\n'
+            'rule nikto {\n    when userAgent matches "(?i)nikto"\n}\n'
+            'rule ci {\n    when userAgent startswith "ci/"\n}\n')
+    with_index, without = _pair([_parse(text)])
+    agents = [f"curl/{i}" for i in range(10)] + ["Nikto", "x" * 600 + "nikto", "ci/1"] * 3
+    for agent in agents:
+        record = {"userAgent": agent}
+        assert _alerts(with_index, record) == _alerts(without, record)
+        memo = with_index._regex_sets[index._BOOK].paths[("userAgent",)].memo
+        assert len(memo) <= 3
+        assert all(len(k) <= index._MEMO_MAX_LEN for k in memo)
+
+
+def test_entries_share_lookups_and_a_new_condition_refreshes_them() -> None:
+    # Two dispatch entries (eventName A and B) share the lookup on `x`. B registers a condition
+    # A's records already filled the memory for: later answers must include it, and each entry
+    # still selects only its own rules.
+    text = ('rule a1 {\n    when eventName == "A" and x == "v"\n}\n'
+            'rule any1 {\n    when x startswith "v"\n}\n'
+            'rule b1 {\n    when eventName == "B" and x == "v"\n}\n'
+            'rule b2 {\n    when eventName == "B" and x endswith "v"\n}\n')
+    rs = RuleSet([_parse(text)])
+    assert [a.rule for a in rs.evaluate({"eventName": "A", "x": "v"})] == ["a1", "any1"]
+    book = rs._regex_sets[index._BOOK]
+    assert "v" in book.paths[("x",)].memo
+    assert [a.rule for a in rs.evaluate({"eventName": "B", "x": "v"})] == ["any1", "b1", "b2"]
+    assert [a.rule for a in rs.evaluate({"eventName": "A", "x": "v"})] == ["a1", "any1"]
+    assert [a.rule for a in rs.evaluate({"eventName": "B", "x": "wv"})] == ["b2"]
+    assert len(book.paths) == 1  # one lookup on `x` for both entries
+
+
+def test_a_pattern_re2_refuses_is_tested_rule_by_rule() -> None:
+    # The compiler rejects such patterns (CTR014), so only a direct build reaches this: a
+    # condition with a pattern RE2's set refuses cannot be looked up, its rule is tried on every
+    # record, and the other rules stay indexed.
+    ua: index.Key = (("userAgent",), ())
+    bad = index.AnyOf((index.Regex(ua, "["), index.Eq((("userName",), ()), frozenset({"u"}))))
+    conds = [bad, index.Regex(ua, "^a"), index.Eq(ua, frozenset({"zzz"}))]
+    candidates = tuple((name, None) for name in ("bad", "good", "eq"))
+    entry = index.Indexed(candidates, conds, {})
+    assert entry.residual_only == (("bad", None),)
+    assert [c for c, _ in entry.select({"userAgent": "abc"})] == ["bad", "good"]
+    assert [c for c, _ in entry.select({"userAgent": "zzz"})] == ["bad", "eq"]
+    assert [c for c, _ in entry.select({"userAgent": ["zzz", "a"]})] == ["bad", "good", "eq"]
