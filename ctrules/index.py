@@ -510,7 +510,8 @@ class Indexed:
     """A dispatch entry's candidates behind the rule set's lookups: `select(record)` gives the
     ones to test, in rule order."""
 
-    __slots__ = ("candidates", "residual", "residual_only", "mask", "by_bit", "fast", "general")
+    __slots__ = ("candidates", "residual", "residual_only", "mask", "by_bit", "lookups", "one",
+                 "two", "general")
 
     def __init__(self, candidates: tuple[Candidate, ...], conds: Sequence[Cond | None],
                  shared: dict[Any, Any]):
@@ -535,32 +536,31 @@ class Indexed:
         self.residual_only = tuple(candidates[p] for p in residual)
         self.mask = mask
         self.by_bit = by_bit
+        self.lookups = tuple(lookups.values())
         # Paths of one or two keys are read inline by `select` (the common case: one dict
         # lookup per path on the remembered answers); the rest answer through `bits`.
-        fast: list[tuple[str, str | None, dict[str, Mask], _PathLookup]] = []
+        one: list[tuple[str, dict[str, Mask], _PathLookup]] = []
+        two: list[tuple[str, str, dict[str, Mask], _PathLookup]] = []
         general: list[Lookup] = []
-        for lookup in lookups.values():
+        for lookup in self.lookups:
             segments = lookup.segments if type(lookup) is _PathLookup else ()
-            if type(lookup) is _PathLookup and 1 <= len(segments) <= 2 \
-                    and all(type(s) is str for s in segments):
-                fast.append((str(segments[0]), str(segments[1]) if len(segments) == 2 else None,
-                             lookup.memo, lookup))
+            if type(lookup) is not _PathLookup or not all(type(s) is str for s in segments):
+                general.append(lookup)
+            elif len(segments) == 1:
+                one.append((str(segments[0]), lookup.memo, lookup))
+            elif len(segments) == 2:
+                two.append((str(segments[0]), str(segments[1]), lookup.memo, lookup))
             else:
                 general.append(lookup)
-        self.fast = tuple(fast)
+        self.one = tuple(one)
+        self.two = tuple(two)
         self.general = tuple(general)
 
     def select(self, record: Any) -> tuple[Candidate, ...]:
         hits = 0
         if type(record) is dict:
-            for k1, k2, memo, lookup in self.fast:
-                v = record.get(k1)
-                if k2 is not None:
-                    if type(v) is dict:
-                        v = v.get(k2)
-                    elif v is not None:  # an array, or a string or number in the way
-                        hits |= lookup.bits(record)
-                        continue
+            for key, memo, lookup in self.one:
+                v = record.get(key)
                 if type(v) is str:
                     try:
                         hits |= memo[v]
@@ -568,12 +568,23 @@ class Indexed:
                         hits |= lookup.lookup(v)
                 elif v is not None:  # an array (or another type: no string, no bits)
                     hits |= lookup.bits(record)
+            for k1, k2, memo, lookup in self.two:
+                o = record.get(k1)
+                if type(o) is dict:
+                    v = o.get(k2)
+                    if type(v) is str:
+                        try:
+                            hits |= memo[v]
+                        except KeyError:
+                            hits |= lookup.lookup(v)
+                    elif v is not None:
+                        hits |= lookup.bits(record)
+                elif o is not None:  # an array, or a string or number in the way
+                    hits |= lookup.bits(record)
             for other in self.general:
                 hits |= other.bits(record)
         else:
-            for _, _, _, lookup in self.fast:
-                hits |= lookup.bits(record)
-            for other in self.general:
+            for other in self.lookups:
                 hits |= other.bits(record)
         hits &= self.mask
         if not hits:
