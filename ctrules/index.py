@@ -21,6 +21,7 @@ Anything this module does not understand (a quantifier, `!=`, a node type added 
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -391,9 +392,10 @@ class _PathLookup:
     never share an answer; arrays are looked up element by element, as the language reads
     them."""
 
-    def __init__(self, segments: tuple[str | int, ...]):
+    def __init__(self, segments: tuple[str | int, ...], lock: threading.Lock):
         self.segments = segments
         self.walk = make_walker(segments)
+        self.lock = lock  # the book's: answers are worked out and stored under it
         self.strings: dict[Mapping_, _StringKeys] = {}
         self.cidr: _CidrKeys | None = None
         self.parts: tuple[_StringKeys | _CidrKeys, ...] = ()
@@ -418,13 +420,16 @@ class _PathLookup:
             return memo[v]
         except KeyError:
             pass
-        m = 0
-        for part in self.parts:
-            m |= part.bits(v)
-        if len(v) <= _MEMO_MAX_LEN:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[v] = m
+        # Under the lock, so no thread stores an answer worked out before another thread's
+        # entry added a condition here (and cleared the memory): it would lack that condition.
+        with self.lock:
+            m = 0
+            for part in self.parts:
+                m |= part.bits(v)
+            if len(v) <= _MEMO_MAX_LEN:
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[v] = m
         return m
 
     def bits(self, record: Any) -> Mask:
@@ -453,16 +458,20 @@ Lookup = _PathLookup | _PresentLookup
 
 
 class _Book:
-    """The lookups of one rule set: a bit per distinct condition, a lookup per path."""
+    """The lookups of one rule set: a bit per distinct condition, a lookup per path. Workers
+    may evaluate one rule set in parallel: conditions are added and answers worked out under
+    `lock` (reading a remembered answer needs no lock)."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.bits: dict[Cond, Mask | None] = {}
         self.count = 0
         self.paths: dict[tuple[str | int, ...], _PathLookup] = {}
         self.presents: dict[tuple[str | int, ...], _PresentLookup] = {}
 
     def bit(self, cond: Cond) -> Mask | None:
-        """`cond`'s bit, registering it on first sight; None when it cannot be looked up."""
+        """`cond`'s bit, registering it on first sight; None when it cannot be looked up.
+        (This and `lookups` run under `lock`.)"""
         try:
             return self.bits[cond]
         except KeyError:
@@ -495,7 +504,7 @@ class _Book:
         segments = cond.segments if isinstance(cond, Cidr) else cond.key[0]
         found = self.paths.get(segments)
         if found is None:
-            found = self.paths[segments] = _PathLookup(segments)
+            found = self.paths[segments] = _PathLookup(segments, self.lock)
         return found
 
 
@@ -516,22 +525,21 @@ class Indexed:
     def __init__(self, candidates: tuple[Candidate, ...], conds: Sequence[Cond | None],
                  shared: dict[Any, Any]):
         self.candidates = candidates
-        book = shared.get(_BOOK)
-        if book is None:
-            book = shared[_BOOK] = _Book()
+        book: _Book = shared.get(_BOOK) or shared.setdefault(_BOOK, _Book())
         residual: list[int] = []
         mask = 0
         by_bit: dict[Mask, list[int]] = {}
         lookups: dict[int, Lookup] = {}
-        for pos, cond in enumerate(conds):
-            bit = None if cond is None else book.bit(cond)
-            if bit is None or cond is None:
-                residual.append(pos)
-                continue
-            mask |= bit
-            by_bit.setdefault(bit, []).append(pos)
-            for lookup in book.lookups(cond):
-                lookups.setdefault(id(lookup), lookup)
+        with book.lock:
+            for pos, cond in enumerate(conds):
+                bit = None if cond is None else book.bit(cond)
+                if bit is None or cond is None:
+                    residual.append(pos)
+                    continue
+                mask |= bit
+                by_bit.setdefault(bit, []).append(pos)
+                for lookup in book.lookups(cond):
+                    lookups.setdefault(id(lookup), lookup)
         self.residual = frozenset(residual)
         self.residual_only = tuple(candidates[p] for p in residual)
         self.mask = mask

@@ -433,3 +433,37 @@ def test_a_pattern_re2_refuses_is_tested_rule_by_rule() -> None:
     assert [c for c, _ in entry.select({"userAgent": "abc"})] == ["bad", "good"]
     assert [c for c, _ in entry.select({"userAgent": "zzz"})] == ["bad", "eq"]
     assert [c for c, _ in entry.select({"userAgent": ["zzz", "a"]})] == ["bad", "good", "eq"]
+
+
+def test_an_answer_worked_out_during_another_entrys_registration_is_not_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Workers evaluate one rule set in parallel (the SQS worker). Thread 1 works out what "v"
+    # may satisfy and is held just before storing it; meanwhile thread 2 builds entry B, which
+    # adds a condition on the same path. The answer thread 1 stores must not lack it.
+    import threading
+
+    text = ('rule any1 {\n    when x startswith "v"\n}\n'
+            'rule b1 {\n    when eventName == "B" and x == "v"\n}\n')
+    rs = RuleSet([_parse(text)])
+    assert [a.rule for a in rs.evaluate({"eventName": "A", "x": "w"})] == []  # entry A
+    inside, go = threading.Event(), threading.Event()
+    real_bits = index._StringKeys.bits
+
+    def held_bits(self: Any, v: str) -> int:
+        m: int = real_bits(self, v)  # worked out from the tables as they are now
+        if v == "v" and threading.current_thread().name == "one":
+            inside.set()
+            go.wait(5)
+        return m
+
+    monkeypatch.setattr(index._StringKeys, "bits", held_bits)
+    one = threading.Thread(target=rs.evaluate, args=({"eventName": "A", "x": "v"},), name="one")
+    two = threading.Thread(target=rs.evaluate, args=({"eventName": "B", "x": "z"},), name="two")
+    one.start()
+    assert inside.wait(5)
+    two.start()
+    two.join(0.3)  # without the lock it registers b1's condition now, before thread 1 stores
+    go.set()
+    one.join(5)
+    two.join(5)
+    assert [a.rule for a in rs.evaluate({"eventName": "B", "x": "v"})] == ["any1", "b1"]
