@@ -7,8 +7,10 @@ that do not name their events (a fifth of a real organisation's rules: "anything
 "anything from outside our CIDRs", "any bucket starting with prod-") land in every entry and
 would be tested one by one on every event. This module gives each rule a *necessary condition*
 that can be looked up — derived from its `when` — and, for a dispatch entry with enough rules,
-builds lookup tables over those conditions, so an event is only tested against the rules whose
-condition holds, plus the residual rules that have none.
+looks those conditions up in tables, so an event is only tested against the rules whose
+condition holds, plus the residual rules that have none. The tables are the rule set's, one per
+path, shared by all its entries, and remember (bounded) what each value looked up may satisfy:
+most events satisfy none, and what they carry (user agents, addresses, user names) repeats.
 
 A necessary condition is never more than an over-approximation: a rule selected here is still
 tested with its own predicate; a rule left out is one that cannot match. Lookups follow the
