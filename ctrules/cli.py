@@ -449,7 +449,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 for item in iter_candidates(chunks, name, matcher):
                     if type(item) is not dict:
                         if isinstance(item, Unmatched):
-                            stats.records += len(item.records)
+                            stats.records += len(item)
                             continue
                         assert isinstance(item, BadRecord)
                         stats.bad_records += 1

@@ -128,8 +128,8 @@ class Batch:
                     records += 1
                     self.record(item, unit)
                 elif isinstance(unit, Unmatched):  # no rule can match these: counted only
-                    records += len(unit.records)
-                    self.unmatched(unit.records)
+                    records += len(unit)
+                    self.unmatched(unit)
                 else:
                     assert isinstance(unit, BadRecord)
                     self.bad(unit, item)
@@ -189,11 +189,11 @@ class Batch:
         if len(self._alerts) >= self.p.chunk_alerts:
             self.flush()
 
-    def unmatched(self, records: list[Record]) -> None:
+    def unmatched(self, records: Unmatched) -> None:
         """Count records no rule can match (what `record` would count of them: they have no
         alert, so none is ignored either; their errorCode was decoded)."""
         self.counters.add("Records", len(records))
-        denied = sum(1 for code in [r.get("errorCode") for r in records]
+        denied = sum(1 for code in records.error_codes()
                      if code and str(code).startswith("AccessDenied"))
         if denied:
             self.counters.add("AccessDenied", denied)

@@ -32,7 +32,6 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from operator import not_
 from typing import Any, Protocol, TypedDict
 
@@ -103,6 +102,38 @@ def _any_too_deep(raw: bytes, ends: Sequence[int], lengths: Sequence[int]) -> bo
 
 _RECORDS_KEY = b'"Records"'
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_UNSET: Any = msgspec.UNSET
+
+
+class _Identity(msgspec.Struct, frozen=True, gc=False):
+    type: str | None | msgspec.UnsetType = _UNSET
+
+
+class Head(msgspec.Struct, frozen=True, gc=False):
+    """A record's dispatch fields (`DISPATCH_PATHS`) as decoded in the first pass: a value
+    (hashable; equal heads hold equal strings, nulls and absences, so they get the same
+    dispatch verdict). A record where one of them is of another type does not fit, and is
+    decoded in full instead."""
+
+    eventSource: str | None | msgspec.UnsetType = _UNSET
+    eventName: str | None | msgspec.UnsetType = _UNSET
+    errorCode: str | None | msgspec.UnsetType = _UNSET
+    userIdentity: _Identity | None | msgspec.UnsetType = _UNSET
+
+    def as_record(self) -> Record:
+        """The partial record these fields stand for (absent ones absent)."""
+        record: Record = {}
+        if self.eventSource is not _UNSET:
+            record["eventSource"] = self.eventSource
+        if self.eventName is not _UNSET:
+            record["eventName"] = self.eventName
+        if self.errorCode is not _UNSET:
+            record["errorCode"] = self.errorCode
+        identity: Any = self.userIdentity
+        if identity is not _UNSET:
+            record["userIdentity"] = identity if identity is None else (
+                {} if identity.type is _UNSET else {"type": identity.type})
+        return record
 
 
 class Matcher(Protocol):
@@ -135,13 +166,28 @@ class AnyOf:
         return self.matchers[0].dispatch_keys(records)  # type: ignore[attr-defined, no-any-return]
 
 
-@dataclass(frozen=True)
 class Unmatched:
     """The records of a file that no rule can match (`iter_candidates` yields them once, after
     the file's other records): only counted. Each holds at least the dispatch fields
     (`DISPATCH_PATHS`: eventSource, eventName, errorCode, userIdentity.type) as decoded."""
 
-    records: list[Record]
+    __slots__ = ("_held",)
+
+    def __init__(self, held: list[Head | Record]):
+        self._held = held  # as the reader left them: heads, or partial records
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    @property
+    def records(self) -> list[Record]:
+        return [h.as_record() if type(h) is Head else h for h in self._held]  # type: ignore[misc]
+
+    def error_codes(self) -> list[Any]:
+        """Each record's errorCode (None where it has none)."""
+        codes = [h.errorCode if type(h) is Head else h.get("errorCode")  # type: ignore[union-attr]
+                 for h in self._held]
+        return [None if code is _UNSET else code for code in codes]
 
 
 class _Document(msgspec.Struct):
@@ -187,8 +233,8 @@ def _typed(tree: _Tree) -> Any:
 
 
 def _records_of(kind: Any) -> Any:
-    fields = {"Records": list[kind]}
-    return TypedDict(f"PartialDocument{next(_counter)}", fields)  # type: ignore[operator]
+    return msgspec.defstruct(f"PartialDocument{next(_counter)}", [("Records", list[kind])],
+                             gc=False)
 
 
 class Plan:
@@ -200,20 +246,14 @@ class Plan:
         self.partial = msgspec.json.Decoder(kind)
         self.document = msgspec.json.Decoder(_records_of(kind))
         # The first pass decodes the dispatch fields only (the field index's fields are often
-        # long strings, and most records stop at dispatch); a rule set without the batch
+        # long strings, and most records stop at dispatch); a rule set without the dispatch
         # verdict gets the one pass over every field it reads.
         self.verdict = getattr(ruleset, "dispatch_verdict", None)
-        self.keys = getattr(ruleset, "dispatch_keys", None)
-        # A key's verdict never changes (the rule set is immutable), and the same few thousand
-        # keys come back in every file: asked once per run, not once per file.
-        self.verdicts: dict[Any, bool | None] = {}
-        if self.verdict is not None and self.keys is not None:
-            kind = _typed(_tree(DISPATCH_PATHS))
-            self.dispatch = msgspec.json.Decoder(kind)
-            self.dispatch_document = msgspec.json.Decoder(_records_of(kind))
-        else:
-            self.verdict = self.keys = None
-            self.dispatch, self.dispatch_document = self.partial, self.document
+        # A head's verdict never changes (the rule set is immutable), and the same few thousand
+        # heads come back in every file: asked once per run, not once per file.
+        self.verdicts: dict[Head, Any] = {}
+        self.head = msgspec.json.Decoder(Head)
+        self.head_document = msgspec.json.Decoder(_records_of(Head))
 
 
 _plans: dict[int, tuple[Matcher, Plan]] = {}
@@ -249,8 +289,8 @@ def iter_candidates(chunks: Iterable[bytes], source: str,
         return
     records, unmatched = found
     yield from records
-    if unmatched:
-        yield Unmatched(unmatched)
+    if unmatched is not None:
+        yield unmatched
 
 
 def iter_chunks(chunks: Iterable[bytes], source: str,
@@ -288,7 +328,7 @@ def iter_document(data: bytes, source: str, ruleset: Matcher) -> Iterator[Record
 
 
 def _lazy(data: bytes, plan: Plan, source: str, ordered: bool = True
-          ) -> tuple[list[Record | BadRecord], list[Record]] | None:
+          ) -> tuple[list[Record | BadRecord], Unmatched | None] | None:
     """The records (all in place when `ordered`; else the candidates and bad records, and
     apart the records no rule can match), or None when this file is for the streaming
     reader."""
@@ -361,7 +401,7 @@ def _split(raw: bytes) -> list[msgspec.Raw] | None:
 
 
 def _decode(data: bytes, plan: Plan, source: str, ordered: bool
-            ) -> tuple[list[Record | BadRecord], list[Record]] | None:
+            ) -> tuple[list[Record | BadRecord], Unmatched | None] | None:
     if data.startswith(GZIP_MAGIC):
         raw = gunzip(data, MAX_DOCUMENT_BYTES)
         if raw is None:
@@ -374,49 +414,42 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     if items is None:
         return None
     count = len(items)
-    failed: list[int] = []
-    try:
-        # Usually every record fits the partial decoder: one call decodes them all.
-        partials: list[Any] = plan.dispatch_document.decode(raw)["Records"]
-    except _DECODE_ERRORS:
-        # Some record does not fit: decide record by record; one that does not fit is
-        # decoded in full (a candidate).
-        partials = []
-        for index, item in enumerate(items):
-            try:
-                partials.append(plan.dispatch.decode(item))
-            except _DECODE_ERRORS:
-                partials.append({})
-                failed.append(index)
-    verdicts = _verdicts(plan, partials)
-    for index in failed:
-        verdicts[index] = True
-    # None: the dispatch fields leave it to the field index, which reads more fields.
-    undecided = [i for i, v in enumerate(verdicts) if v is None]
-    if undecided:
-        decode_partial = plan.partial.decode
+    held: list[Any]  # per record: its head, or its partial record (None: did not fit)
+    if plan.verdict is None:
+        held = _partials(raw, items, plan.document, plan.partial)
         may_match = plan.ruleset.may_match
-        for i in undecided:
-            try:
-                partial = decode_partial(items[i])
-            except _DECODE_ERRORS:
-                verdicts[i] = True
-                continue
-            verdicts[i] = may_match(partial)
-            if not verdicts[i]:
-                partials[i] = partial
+        verdicts: list[Any] = [True if p is None else may_match(p) for p in held]
+    else:
+        held = _partials(raw, items, plan.head_document, plan.head)
+        verdicts = _verdicts(plan, held)
+        # None: the dispatch fields leave it to the field index, which reads more fields.
+        undecided = [i for i, v in enumerate(verdicts) if v is None]
+        if undecided:
+            decode_partial = plan.partial.decode
+            may_match = plan.ruleset.may_match
+            for i in undecided:
+                try:
+                    partial = decode_partial(items[i])
+                except _DECODE_ERRORS:
+                    verdicts[i] = True
+                    continue
+                verdicts[i] = may_match(partial)
+                if not verdicts[i]:
+                    held[i] = partial
     out: list[Record | BadRecord] = []
     append = out.append
     bad = 0
+    unmatched: Unmatched | None = None
     if ordered:
         wanted: Iterable[int] = range(count)
-        unmatched: list[Record] = []
     else:
         wanted = [i for i, v in enumerate(verdicts) if v]
-        unmatched = list(itertools.compress(partials, map(not_, verdicts)))
+        if len(wanted) < count:
+            unmatched = Unmatched(list(itertools.compress(held, map(not_, verdicts))))
     for index in wanted:
         if not verdicts[index]:
-            append(partials[index])
+            partial = held[index]
+            append(partial.as_record() if type(partial) is Head else partial)
             continue
         item = items[index]
         try:
@@ -436,31 +469,44 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     return out, unmatched
 
 
-_ALONE = object()
+def _partials(raw: bytes, items: list[msgspec.Raw], document: msgspec.json.Decoder[Any],
+              one: msgspec.json.Decoder[Any]) -> list[Any]:
+    """Each record decoded in part, None where it does not fit (then decoded in full)."""
+    try:
+        # Usually every record fits: one call decodes them all.
+        return document.decode(raw).Records  # type: ignore[no-any-return]
+    except _DECODE_ERRORS:
+        pass
+    held: list[Any] = []
+    for item in items:
+        try:
+            held.append(one.decode(item))
+        except _DECODE_ERRORS:
+            held.append(None)
+    return held
+
+
 _VERDICTS_HELD = 1 << 16
 
 
-def _verdicts(plan: Plan, partials: list[Any]) -> list[Any]:
+def _verdicts(plan: Plan, heads: list[Head | None]) -> list[Any]:
     """Whether any rule may match each record (True, False, or None: it depends on the field
-    index), from its dispatch fields: one question per distinct dispatch key, not per record
-    (a file holds a few hundred distinct keys in thousands of records)."""
-    if plan.verdict is None or plan.keys is None:
-        return [plan.ruleset.may_match(p) for p in partials]
-    verdict = plan.verdict
-    keys = plan.keys(partials)
-    try:
-        distinct = {key: i for i, key in enumerate(keys)}
-    except TypeError:  # a value that is not hashable: every record alone
-        distinct, keys = {}, [None] * len(partials)
-    distinct.pop(None, None)
+    index), from its dispatch fields: one question per distinct head, not per record (a file
+    holds a few hundred distinct heads in thousands of records). A record whose head did not
+    fit (None) is decoded in full: True."""
     known = plan.verdicts
+    try:
+        return list(map(known.__getitem__, heads))  # type: ignore[arg-type]
+    except KeyError:
+        pass
+    distinct: dict[Any, None] = dict.fromkeys(heads)
+    distinct.pop(None, None)
     if len(known) + len(distinct) > _VERDICTS_HELD:
         known.clear()
-    for key, i in distinct.items():
-        if key not in known:
-            known[key] = verdict(partials[i])
+    verdict = plan.verdict
+    assert verdict is not None
+    for head in distinct:
+        if head not in known:
+            known[head] = verdict(head.as_record())
     get = known.get
-    verdicts = [get(key, _ALONE) for key in keys]
-    for i in [i for i, v in enumerate(verdicts) if v is _ALONE]:
-        verdicts[i] = verdict(partials[i])
-    return verdicts
+    return [True if head is None else get(head) for head in heads]
