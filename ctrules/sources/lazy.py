@@ -31,6 +31,7 @@ import gc
 import itertools
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from operator import not_
 from typing import Any, Protocol, TypedDict
@@ -38,7 +39,7 @@ from typing import Any, Protocol, TypedDict
 import msgspec
 
 from .inflate import gunzip
-from .logfile import GZIP_MAGIC, BadRecord, Record
+from .logfile import GZIP_MAGIC, BadRecord, Deferred, Record
 from .stream import MAX_BAD_RECORDS, MAX_DEPTH, MAX_RECORD_CHARS, iter_stream
 
 MAX_COMPRESSED_BYTES = 8 << 20
@@ -166,6 +167,47 @@ class AnyOf:
         return self.matchers[0].dispatch_keys(records)  # type: ignore[attr-defined, no-any-return]
 
 
+DEFER: Any = "defer"
+"""A verdict: only the stateful selection may match the record (`Staged`)."""
+
+
+class Staged:
+    """The per-event rules and the stateful rules' selection reading one stream, as `ctrules
+    run` and the consumer read it: a record some per-event rule may match comes whole; one
+    that only the selection may match comes as a `Deferred` — the fields the stateful rules
+    read (`paths`, `stateful.reads`; None: they read whole records, so it comes whole too),
+    and its bytes for the alert that shows it."""
+
+    def __init__(self, rules: Matcher, selector: Matcher,
+                 paths: frozenset[tuple[str | int, ...]] | None):
+        self.rules = rules
+        self.selector = selector
+        self.paths = paths
+        self._selected: Any = True if paths is None else DEFER
+
+    def decode_paths(self) -> frozenset[tuple[str | int, ...]]:
+        return self.rules.decode_paths() | self.selector.decode_paths()
+
+    def may_match(self, record: dict[str, Any]) -> bool:
+        return self.rules.may_match(record) or self.selector.may_match(record)
+
+    def choose(self, record: dict[str, Any]) -> Any:
+        """`may_match` as a verdict: True (whole), DEFER or False."""
+        if self.rules.may_match(record):
+            return True
+        return self._selected if self.selector.may_match(record) else False
+
+    def dispatch_verdict(self, record: dict[str, Any]) -> Any:
+        """True, DEFER, False, or None: the field index decides (`choose`)."""
+        rules = self.rules.dispatch_verdict(record)  # type: ignore[attr-defined]
+        if rules is True:
+            return True
+        selected = self.selector.dispatch_verdict(record)  # type: ignore[attr-defined]
+        if rules is None or selected is None:
+            return None
+        return self._selected if selected else False
+
+
 class Unmatched:
     """The records of a file that no rule can match (`iter_candidates` yields them once, after
     the file's other records): only counted. Each holds at least the dispatch fields
@@ -254,6 +296,9 @@ class Plan:
         self.verdicts: dict[Head, Any] = {}
         self.head = msgspec.json.Decoder(Head)
         self.head_document = msgspec.json.Decoder(_records_of(Head))
+        self.choose = getattr(ruleset, "choose", ruleset.may_match)
+        paths = getattr(ruleset, "paths", None)
+        self.deferred = None if paths is None else msgspec.json.Decoder(_typed(_tree(paths)))
 
 
 _plans: dict[int, tuple[Matcher, Plan]] = {}
@@ -274,11 +319,12 @@ def supports(ruleset: Any) -> bool:
         callable(getattr(ruleset, "decode_paths", None))
 
 
-def iter_candidates(chunks: Iterable[bytes], source: str,
-                    ruleset: Matcher) -> Iterator[Record | BadRecord | Unmatched]:
+def iter_candidates(chunks: Iterable[bytes], source: str, ruleset: Matcher
+                    ) -> Iterator[Record | BadRecord | Deferred | Unmatched]:
     """The records of a log file given as byte chunks that some rule of `ruleset` may match
-    (whole), its `BadRecord`s in order, and an `Unmatched` for the rest. A file read by the
-    streaming reader (too big, damaged, another layout) yields all its records whole."""
+    (whole; with `Staged`, those only the stateful selection may match as `Deferred`), its
+    `BadRecord`s in order, and an `Unmatched` for the rest. A file read by the streaming
+    reader (too big, damaged, another layout) yields all its records whole."""
     data, streamed = _held_whole(chunks)
     if data is None:
         yield from iter_stream(streamed, source)
@@ -328,7 +374,7 @@ def iter_document(data: bytes, source: str, ruleset: Matcher) -> Iterator[Record
 
 
 def _lazy(data: bytes, plan: Plan, source: str, ordered: bool = True
-          ) -> tuple[list[Record | BadRecord], Unmatched | None] | None:
+          ) -> tuple[list[Any], Unmatched | None] | None:
     """The records (all in place when `ordered`; else the candidates and bad records, and
     apart the records no rule can match), or None when this file is for the streaming
     reader."""
@@ -401,7 +447,7 @@ def _split(raw: bytes) -> list[msgspec.Raw] | None:
 
 
 def _decode(data: bytes, plan: Plan, source: str, ordered: bool
-            ) -> tuple[list[Record | BadRecord], Unmatched | None] | None:
+            ) -> tuple[list[Any], Unmatched | None] | None:
     if data.startswith(GZIP_MAGIC):
         raw = gunzip(data, MAX_DOCUMENT_BYTES)
         if raw is None:
@@ -426,17 +472,17 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         undecided = [i for i, v in enumerate(verdicts) if v is None]
         if undecided:
             decode_partial = plan.partial.decode
-            may_match = plan.ruleset.may_match
+            choose = plan.choose
             for i in undecided:
                 try:
                     partial = decode_partial(items[i])
                 except _DECODE_ERRORS:
                     verdicts[i] = True
                     continue
-                verdicts[i] = may_match(partial)
+                verdicts[i] = choose(partial)
                 if not verdicts[i]:
                     held[i] = partial
-    out: list[Record | BadRecord] = []
+    out: list[Record | BadRecord | Deferred] = []
     append = out.append
     bad = 0
     unmatched: Unmatched | None = None
@@ -446,12 +492,23 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         wanted = [i for i, v in enumerate(verdicts) if v]
         if len(wanted) < count:
             unmatched = Unmatched(list(itertools.compress(held, map(not_, verdicts))))
+    deferred = plan.deferred
+    limit = sys.get_int_max_str_digits() or len(raw)
     for index in wanted:
-        if not verdicts[index]:
+        verdict = verdicts[index]
+        if not verdict:
             partial = held[index]
             append(partial.as_record() if type(partial) is Head else partial)
             continue
         item = items[index]
+        if verdict is DEFER and not ordered and deferred is not None and len(item) <= limit:
+            # (A record longer than int() converts may hold an integer the full decode fails
+            # on, which would send the file to the streaming reader: decoded in full now.)
+            try:
+                append(Deferred(deferred.decode(item), bytes(item)))
+                continue
+            except _DECODE_ERRORS:
+                pass  # a field of another shape: decoded in full
         try:
             value = _full.decode(item)
         except _DECODE_ERRORS:
