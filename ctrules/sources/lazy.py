@@ -544,6 +544,7 @@ def _partials(raw: bytes, items: list[msgspec.Raw], document: msgspec.json.Decod
 
 
 _VERDICTS_HELD = 1 << 16
+_UNKNOWN: Any = object()
 
 
 def _verdicts(plan: Plan, heads: list[Head | None]) -> list[Any]:
@@ -552,18 +553,18 @@ def _verdicts(plan: Plan, heads: list[Head | None]) -> list[Any]:
     holds a few hundred distinct heads in thousands of records). A record whose head did not
     fit (None) is decoded in full: True."""
     known = plan.verdicts
-    try:
-        return list(map(known.__getitem__, heads))  # type: ignore[arg-type]
-    except KeyError:
-        pass
-    distinct: dict[Any, None] = dict.fromkeys(heads)
-    distinct.pop(None, None)
-    if len(known) + len(distinct) > _VERDICTS_HELD:
+    verdicts = list(map(known.get, heads, itertools.repeat(_UNKNOWN)))  # type: ignore[arg-type]
+    if _UNKNOWN not in verdicts:
+        return verdicts
+    new: dict[Any, None] = dict.fromkeys(
+        itertools.compress(heads, [v is _UNKNOWN for v in verdicts]))
+    new.pop(None, None)
+    if len(known) + len(new) > _VERDICTS_HELD:
         known.clear()
     verdict = plan.verdict
     assert verdict is not None
-    for head in distinct:
-        if head not in known:
-            known[head] = verdict(head.as_record())
-    get = known.get
-    return [True if head is None else get(head) for head in heads]
+    for head in new:
+        known[head] = answer = verdict(head.as_record())
+        new[head] = answer
+    return [v if v is not _UNKNOWN else True if h is None else new[h]
+            for h, v in zip(heads, verdicts, strict=True)]
