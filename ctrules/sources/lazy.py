@@ -63,7 +63,7 @@ DISPATCH_PATHS: tuple[tuple[str, ...], ...] = (
     ("eventSource",), ("eventName",), ("errorCode",), ("userIdentity", "type"))
 
 
-def _too_deep(record: bytes, start: int = 0, end: int | None = None) -> bool:
+def _too_deep(record: bytes | bytearray, start: int = 0, end: int | None = None) -> bool:
     """Whether the JSON values in record[start:end] (one record, or several with commas
     between) nest deeper than the streaming reader allows (it counts such a record as bad;
     the lazy reader must agree). Only text with that many brackets is looked at."""
@@ -84,7 +84,7 @@ def _too_deep(record: bytes, start: int = 0, end: int | None = None) -> bool:
     return bool(skeleton)
 
 
-def _any_too_deep(raw: bytes, ends: Sequence[int], lengths: Sequence[int]) -> bool:
+def _any_too_deep(raw: bytes | bytearray, ends: Sequence[int], lengths: Sequence[int]) -> bool:
     """Whether any record (raw[ends[i] - lengths[i]:ends[i]], in order, adjacent but for
     separators) nests deeper than MAX_DEPTH. A record that deep holds more than MAX_DEPTH
     brackets, so records are counted a group at a time (two C scans of each byte in all) and
@@ -391,12 +391,12 @@ def _lazy(data: bytes, plan: Plan, source: str, ordered: bool = True
             gc.enable()
 
 
-def _split(raw: bytes) -> list[msgspec.Raw] | None:
+def _split(raw: bytes | bytearray) -> list[msgspec.Raw] | None:
     """The raw records of a `{"Records": [...]}` document, or None when the streaming reader
     must read it (another layout, not valid, a bomb of tiny items, a record too deep or
     near the streaming reader's bound on one record)."""
     # Only the layout CloudTrail writes, `{"Records": [` first, is read here.
-    start = len(raw) - len(raw.lstrip(_WS))
+    start = _SPACE.match(raw).end()  # type: ignore[union-attr]  # (lstrip would copy a bytearray)
     if not raw.startswith(b"{", start):
         return None
     head = raw[start + 1:start + 64].lstrip(_WS)
@@ -526,7 +526,7 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     return out, unmatched
 
 
-def _partials(raw: bytes, items: list[msgspec.Raw], document: msgspec.json.Decoder[Any],
+def _partials(raw: bytes | bytearray, items: list[msgspec.Raw], document: msgspec.json.Decoder[Any],
               one: msgspec.json.Decoder[Any]) -> list[Any]:
     """Each record decoded in part, None where it does not fit (then decoded in full)."""
     try:
