@@ -30,6 +30,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import operator
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,6 +58,8 @@ _NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _INNERMOST = re.compile(rb"\{\}|\[\]")
 # Records counted for brackets together (see `_any_too_deep`): a CloudTrail record holds ~10.
 _GROUP = 8
+# Bytes per count of brackets (see `_Brackets`): a record of ~1.5 KB spans one or two.
+_BLOCK = 4096
 # What the rule set's dispatch reads (ctrules.compiler.DISPATCH_PATHS; not imported, so that
 # this module does not load the compiler). tests/consumer/test_lazy.py checks they agree.
 DISPATCH_PATHS: tuple[tuple[str, ...], ...] = (
@@ -84,19 +87,39 @@ def _too_deep(record: bytes | bytearray, start: int = 0, end: int | None = None)
     return bool(skeleton)
 
 
-def _any_too_deep(raw: bytes | bytearray, ends: Sequence[int], lengths: Sequence[int]) -> bool:
+class _Brackets:
+    """How many `{` and `[` each block of a document holds (one C scan of it per character):
+    an upper bound on the brackets of any span of it, and how many objects it holds."""
+
+    def __init__(self, raw: bytes | bytearray):
+        count = raw.count
+        starts = range(0, len(raw), _BLOCK)
+        stops = range(_BLOCK, len(raw) + _BLOCK, _BLOCK)
+        braces = list(map(count, itertools.repeat(b"{"), starts, stops))
+        squares = list(map(count, itertools.repeat(b"["), starts, stops))
+        self.braces = sum(braces)
+        self.prefix: list[int] = list(
+            itertools.accumulate(map(operator.add, braces, squares), initial=0))
+
+    def most(self, start: int, end: int) -> int:
+        """At least as many brackets as raw[start:end] holds (end > start)."""
+        return self.prefix[(end - 1) // _BLOCK + 1] - self.prefix[start // _BLOCK]
+
+
+def _any_too_deep(raw: bytes | bytearray, ends: Sequence[int], lengths: Sequence[int],
+                  brackets: _Brackets) -> bool:
     """Whether any record (raw[ends[i] - lengths[i]:ends[i]], in order, adjacent but for
     separators) nests deeper than MAX_DEPTH. A record that deep holds more than MAX_DEPTH
-    brackets, so records are counted a group at a time (two C scans of each byte in all) and
-    only the records of a group with that many brackets are looked at one by one."""
-    count = raw.count
+    brackets, so the block counts bound a group of records at a time, then a record, and only
+    a record they cannot clear is looked at itself."""
+    most = brackets.most
     n = len(ends)
     for first in range(0, n, _GROUP):
         last = min(first + _GROUP, n) - 1
-        start, end = ends[first] - lengths[first], ends[last]
-        if count(b"{", start, end) + count(b"[", start, end) > MAX_DEPTH:
+        if most(ends[first] - lengths[first], ends[last]) > MAX_DEPTH:
             for i in range(first, last + 1):
-                if _too_deep(raw, ends[i] - lengths[i], ends[i]):
+                start = ends[i] - lengths[i]
+                if most(start, ends[i]) > MAX_DEPTH and _too_deep(raw, start, ends[i]):
                     return True
     return False
 
@@ -391,11 +414,9 @@ def _lazy(data: bytes, plan: Plan, source: str, ordered: bool = True
             gc.enable()
 
 
-def _split(raw: bytes | bytearray) -> list[msgspec.Raw] | None:
-    """The raw records of a `{"Records": [...]}` document, or None when the streaming reader
-    must read it (another layout, not valid, a bomb of tiny items, a record too deep or
-    near the streaming reader's bound on one record)."""
-    # Only the layout CloudTrail writes, `{"Records": [` first, is read here.
+def _layout(raw: bytes | bytearray) -> int | None:
+    """Where the document starts, when it is in the layout CloudTrail writes (`{"Records": [`
+    first) and valid UTF-8; None: the streaming reader reads it."""
     start = _SPACE.match(raw).end()  # type: ignore[union-attr]  # (lstrip would copy a bytearray)
     if not raw.startswith(b"{", start):
         return None
@@ -410,11 +431,20 @@ def _split(raw: bytes | bytearray) -> list[msgspec.Raw] | None:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             return None  # the streaming reader replaces bad bytes; leave it to it
-    if raw.count(b",") > len(raw) // 8:
-        # Records are objects of hundreds of bytes; a document this dense in commas is a bomb
-        # of tiny items, which the streaming reader stops after MAX_BAD_RECORDS in bounded
-        # memory instead of holding millions of them here.
-        return None
+    return start
+
+
+def _dense(raw: bytes | bytearray) -> bool:
+    """Whether the document is too dense in commas to split: records are objects of hundreds
+    of bytes; a bomb of tiny items is for the streaming reader, which stops after
+    MAX_BAD_RECORDS in bounded memory instead of holding millions of them here."""
+    return raw.count(b",") > len(raw) // 8
+
+
+def _split(raw: bytes | bytearray, start: int, brackets: _Brackets) -> list[msgspec.Raw] | None:
+    """The raw records of a `{"Records": [...]}` document (`_layout` read its start, the
+    caller bounded its number of items), or None when the streaming reader must read it (not
+    valid, a record too deep or near the streaming reader's bound on one record)."""
     try:
         items = _document.decode(raw).Records
     except _DECODE_ERRORS:
@@ -436,7 +466,7 @@ def _split(raw: bytes | bytearray) -> list[msgspec.Raw] | None:
         # Nothing but the one array after the `{"Records":` checked above: no second key.
         if raw[ends[-1] - lengths[-1]:ends[-1]] != bytes(items[-1]):
             return None  # cannot happen; the streaming reader is the safe answer if it did
-        if _any_too_deep(raw, ends, lengths):
+        if _any_too_deep(raw, ends, lengths, brackets):
             return None  # the streaming reader reports the record; this path would accept it
         return items
     if raw.count(_RECORDS_KEY) != 1:
@@ -456,8 +486,22 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         raw = data
     else:
         return None
-    items = _split(raw)
-    if items is None:
+    start = _layout(raw)
+    if start is None:
+        return None
+    brackets = _Brackets(raw)
+    heads = None
+    if plan.verdict is not None and brackets.braces <= len(raw) // 8:
+        # The head decoder takes objects only and stops at the first other item, so it
+        # holds at most `braces` heads; and when it succeeds, the split holds as many items.
+        try:
+            heads = plan.head_document.decode(raw).Records
+        except _DECODE_ERRORS:
+            pass
+    if heads is None and _dense(raw):
+        return None
+    items = _split(raw, start, brackets)
+    if items is None or (heads is not None and len(heads) != len(items)):
         return None
     count = len(items)
     held: list[Any]  # per record: its head, or its partial record (None: did not fit)
@@ -466,7 +510,8 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         may_match = plan.ruleset.may_match
         verdicts: list[Any] = [True if p is None else may_match(p) for p in held]
     else:
-        held = _partials(raw, items, plan.head_document, plan.head)
+        held = heads if heads is not None else _partials(raw, items, plan.head_document,
+                                                          plan.head)
         verdicts = _verdicts(plan, held)
         # None: the dispatch fields leave it to the field index, which reads more fields.
         undecided = [i for i, v in enumerate(verdicts) if v is None]
