@@ -76,7 +76,25 @@ VALUE_CHARS = 256
 def event_time(record: Mapping[str, Any]) -> int | None:
     """`eventTime` as epoch seconds, or None when it is missing or not an ISO-8601 time."""
     raw = record.get("eventTime")
-    if not isinstance(raw, str) or len(raw) > 40:
+    if type(raw) is str:
+        # Events come in bursts within the same second: each text is parsed once.
+        try:
+            return _times[raw]
+        except KeyError:
+            pass
+        if len(_times) >= _TIMES_HELD:
+            _times.clear()
+        _times[raw] = parsed = _parse_time(raw)
+        return parsed
+    return _parse_time(raw) if isinstance(raw, str) else None
+
+
+_times: dict[str, int | None] = {}
+_TIMES_HELD = 1 << 16
+
+
+def _parse_time(raw: str) -> int | None:
+    if len(raw) > 40:
         return None
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
