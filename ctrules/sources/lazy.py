@@ -601,15 +601,14 @@ def _verdicts(plan: Plan, heads: list[Head | None]) -> list[Any]:
     verdicts = list(map(known.get, heads, itertools.repeat(_UNKNOWN)))  # type: ignore[arg-type]
     if _UNKNOWN not in verdicts:
         return verdicts
-    new: dict[Any, None] = dict.fromkeys(
-        itertools.compress(heads, [v is _UNKNOWN for v in verdicts]))
-    new.pop(None, None)
-    if len(known) + len(new) > _VERDICTS_HELD:
+    distinct: dict[Any, None] = dict.fromkeys(heads)
+    distinct.pop(None, None)
+    if len(known) + len(distinct) > _VERDICTS_HELD:
         known.clear()
     verdict = plan.verdict
     assert verdict is not None
-    for head in new:
-        known[head] = answer = verdict(head.as_record())
-        new[head] = answer
-    return [v if v is not _UNKNOWN else True if h is None else new[h]
-            for h, v in zip(heads, verdicts, strict=True)]
+    for head in distinct:
+        if head not in known:
+            known[head] = verdict(head.as_record())
+    # A head that did not fit (None) is never a key: True, decoded in full.
+    return list(map(known.get, heads, itertools.repeat(True)))  # type: ignore[arg-type]
