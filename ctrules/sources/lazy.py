@@ -5,24 +5,28 @@ dispatch stage and the field index read a handful of fields, and only a few perc
 have any candidate rule at all. So, for a log file read whole:
 
 1. gunzip it in one call (`inflate.gunzip`, libdeflate when installed);
-2. split `{"Records": [...]}` into raw records without building Python objects (msgspec `Raw`);
-3. decode only the dispatch fields (`compiler.DISPATCH_PATHS`: a msgspec decoder for a
-   `TypedDict` of just those fields, nested — unknown fields are skipped at C speed) and ask the
-   rule set, for all records in one call, which ones have candidate rules
-   (`RuleSet.dispatch_verdicts`); only where the answer depends on the field index are the
+2. count its brackets per 4 KB block (`_Brackets`: two C scans), which bound both how deep a
+   record can nest (the streaming reader's MAX_DEPTH) and how many objects it holds;
+3. decode only the dispatch fields (`compiler.DISPATCH_PATHS`) of every record in one pass,
+   into hashable `Head` structs (msgspec; unknown fields are skipped at C speed), and ask the
+   rule set once per distinct head, for the whole run, whether any rule may match
+   (`RuleSet.dispatch_verdict`); only where the answer depends on the field index are the
    index's fields decoded too, for that record (`RuleSet.may_match`);
-4. decode in full only the records that have candidate rules.
+4. split `{"Records": [...]}` into raw records without building Python objects (msgspec
+   `Raw`) and decode in full only the records that have candidate rules — or, with `Staged`,
+   only the fields the stateful rules read of a record that only their selection may match
+   (`logfile.Deferred`: decoded whole later, if an alert shows it).
 
 `iter_candidates` hands back just those records (and the `BadRecord`s, in order), with one
 `Unmatched` per file for the others: no rule can match them, so evaluating them would only
 confirm that. `iter_document`/`iter_chunks` give every record in place instead (a record with
 no candidate as its partial record, on which `evaluate` gives the same empty answer as on the
-whole record). A record whose fields don't fit the struct decoder (not an object, out-of-range
-numbers) is decoded in full, never skipped. Anything else — another layout, invalid UTF-8, a
-document that does not decode whole, a compressed or decompressed size over the limits, several
-gzip members, a damaged stream — goes to the bounded-memory streaming reader
-(`stream.iter_stream`), whose output is the reference: the records, `BadRecord`s and their order
-are the same either way.
+whole record). A record whose fields don't fit the struct decoder (not an object, a dispatch
+field that is not a string, out-of-range numbers) is decoded in full, never skipped. Anything
+else — another layout, invalid UTF-8, a document that does not decode whole, a bomb of tiny
+items, a compressed or decompressed size over the limits, several gzip members, a damaged
+stream — goes to the bounded-memory streaming reader (`stream.iter_stream`), whose output is
+the reference: the records, `BadRecord`s and their order are the same either way.
 """
 
 from __future__ import annotations
