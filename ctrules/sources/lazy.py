@@ -495,7 +495,8 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         return None
     brackets = _Brackets(raw)
     heads = None
-    if plan.verdict is not None and brackets.braces <= len(raw) // 8:
+    tried = plan.verdict is not None and brackets.braces <= len(raw) // 8
+    if tried:
         # The head decoder takes objects only and stops at the first other item, so it
         # holds at most `braces` heads; and when it succeeds, the split holds as many items.
         try:
@@ -514,8 +515,9 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
         may_match = plan.ruleset.may_match
         verdicts: list[Any] = [True if p is None else may_match(p) for p in held]
     else:
-        held = heads if heads is not None else _partials(raw, items, plan.head_document,
-                                                          plan.head)
+        # (When the heads did not decode as one document, record by record.)
+        held = heads if heads is not None else _partials(
+            raw, items, None if tried else plan.head_document, plan.head)
         verdicts = _verdicts(plan, held)
         # None: the dispatch fields leave it to the field index, which reads more fields.
         undecided = [i for i, v in enumerate(verdicts) if v is None]
@@ -575,14 +577,16 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     return out, unmatched
 
 
-def _partials(raw: bytes | bytearray, items: list[msgspec.Raw], document: msgspec.json.Decoder[Any],
+def _partials(raw: bytes | bytearray, items: list[msgspec.Raw],
+              document: msgspec.json.Decoder[Any] | None,
               one: msgspec.json.Decoder[Any]) -> list[Any]:
     """Each record decoded in part, None where it does not fit (then decoded in full)."""
-    try:
-        # Usually every record fits: one call decodes them all.
-        return document.decode(raw).Records  # type: ignore[no-any-return]
-    except _DECODE_ERRORS:
-        pass
+    if document is not None:
+        try:
+            # Usually every record fits: one call decodes them all.
+            return document.decode(raw).Records  # type: ignore[no-any-return]
+        except _DECODE_ERRORS:
+            pass
     held: list[Any] = []
     for item in items:
         try:
