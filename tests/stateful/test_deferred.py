@@ -3,13 +3,15 @@
 Law: reading a log file with `Staged` (what `ctrules run` and the consumer do), the stateful
 engine makes the same observations — rule, key, time, eventID, values, steps, and the record
 an alert would show, once decoded whole — in the same order as on the whole records of the
-streaming reader, so it decides the same alerts. Checked on the real corpora (default pack),
+streaming reader, so it decides the same alerts; the per-event rules give the same alerts on
+the records that come whole and none on the deferred ones. Checked on the real corpora (default pack),
 on hostile documents, on generated rule files with state clauses and generated records, and
 on records without a usable eventID (their id is made from the whole record).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -31,7 +33,7 @@ from tests import strategies as gen
 from tests.consumer.test_lazy import CORPUS, HOSTILE
 from tests.test_index import _parse
 
-TODAY = __import__("datetime").date(2026, 11, 1)
+TODAY = dt.date(2026, 11, 1)
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +68,17 @@ def assert_same(data: bytes, rs: RuleSet) -> list[Any]:
     items = [item for item in lazy.iter_candidates([data], "f", matcher)
              if not isinstance(item, (BadRecord, lazy.Unmatched))]
     assert _observations(engine, items) == _observations(engine, expected)
-    fresh = StatefulEngine(rs, MemoryStore())
-    assert _alerts(fresh, items) == _alerts(StatefulEngine(rs, MemoryStore()), expected)
+    assert _alerts(StatefulEngine(rs, MemoryStore()), items) == \
+        _alerts(StatefulEngine(rs, MemoryStore()), expected)
+    # The per-event rules: every alert from the records that come whole, none from the others.
+    assert _per_event(rs, [i for i in items if type(i) is dict]) == _per_event(rs, expected)
+    assert all(not rs.evaluate(i.whole()) for i in items if type(i) is Deferred)
     return items
+
+
+def _per_event(rs: RuleSet, records: list[Any]) -> list[Any]:
+    return [(a.rule, a.summary, a.group_key, a.ignored_by, repr(a.event))
+            for record in records for a in rs.evaluate(record)]
 
 
 def test_default_pack_on_the_corpora() -> None:
