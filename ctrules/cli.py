@@ -484,6 +484,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             stats.bad_files += 1
             print(f"\nctrules run: {name}: read failed: {exc.strerror or exc}", file=sys.stderr)
         finally:
+            # What the file left alive (its alerts, the stateful state) holds no cycles
+            # either: kept out of the collector's sight, or re-enabling it would walk them all.
+            gc.freeze()
             gc.enable()
         if sink is not None and batch:
             report = sink.deliver(batch)
