@@ -520,7 +520,8 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
             raw, items, None if tried else plan.head_document, plan.head)
         verdicts = _verdicts(plan, held)
         # None: the dispatch fields leave it to the field index, which reads more fields.
-        undecided = [i for i, v in enumerate(verdicts) if v is None]
+        undecided = [i for i, v in enumerate(verdicts) if v is None] \
+            if None in verdicts else []
         if undecided:
             decode_partial = plan.partial.decode
             choose = plan.choose
@@ -540,7 +541,7 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
     if ordered:
         wanted: Iterable[int] = range(count)
     else:
-        wanted = [i for i, v in enumerate(verdicts) if v]
+        wanted = list(itertools.compress(range(count), verdicts))
         if len(wanted) < count:
             unmatched = Unmatched(list(itertools.compress(held, map(not_, verdicts))))
     deferred = plan.deferred
@@ -609,14 +610,18 @@ def _verdicts(plan: Plan, heads: list[Head | None]) -> list[Any]:
     verdicts = list(map(known.get, heads, itertools.repeat(_UNKNOWN)))  # type: ignore[arg-type]
     if _UNKNOWN not in verdicts:
         return verdicts
-    distinct: dict[Any, None] = dict.fromkeys(heads)
-    distinct.pop(None, None)
-    if len(known) + len(distinct) > _VERDICTS_HELD:
-        known.clear()
+    # New heads (a few per file, each maybe many times): asked once, here.
+    missing = [i for i, v in enumerate(verdicts) if v is _UNKNOWN]
+    new: set[Any] = {heads[i] for i in missing}
+    new.discard(None)
+    if len(known) + len(new) > _VERDICTS_HELD:
+        known.clear()  # (the verdicts read above stay valid)
     verdict = plan.verdict
     assert verdict is not None
-    for head in distinct:
-        if head not in known:
-            known[head] = verdict(head.as_record())
-    # A head that did not fit (None) is never a key: True, decoded in full.
-    return list(map(known.get, heads, itertools.repeat(True)))  # type: ignore[arg-type]
+    for head in new:
+        known[head] = verdict(head.as_record())
+    for i in missing:
+        head = heads[i]
+        # A head that did not fit (None) is never a key: True, decoded in full.
+        verdicts[i] = True if head is None else known[head]
+    return verdicts
