@@ -27,8 +27,8 @@ from .ruleset import (
     load_rules,
 )
 from .sources.envelopes import is_digest_key
-from .sources.lazy import AnyOf, Unmatched, iter_candidates
-from .sources.logfile import BadRecord
+from .sources.lazy import Unmatched, iter_candidates
+from .sources.logfile import BadRecord, Deferred
 from .sources.stream import iter_stream
 
 # Feature modules that add sub-commands (each has `register(subparsers)`).
@@ -425,8 +425,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # time here (~20% of a run); the rule set built above is frozen out of its sight.
     gc.freeze()
     stateful = _stateful_run(ruleset)
-    # The stateful rules read whole records too, so they take part in the lazy reader's choice.
-    matcher = ruleset if stateful is None else AnyOf(ruleset, stateful.engine.selector)
+    # The stateful rules' selection takes part in the lazy reader's choice: a record only it
+    # may match comes decoded in part (`Deferred`), whole only if an alert shows it.
+    matcher = ruleset if stateful is None else stateful.matcher(ruleset)
     for done, name in enumerate(logs, 1):
         if name != "-" and is_digest_key(name.replace(os.sep, "/")):
             stats.skipped += 1
@@ -448,8 +449,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 # counted (`Unmatched`): evaluating them would only confirm that none matches.
                 for item in iter_candidates(chunks, name, matcher):
                     if type(item) is not dict:
+                        if type(item) is Deferred:  # no per-event rule can match it
+                            stats.records += 1
+                            stateful.collect(item)
+                            continue
                         if isinstance(item, Unmatched):
-                            stats.records += len(item.records)
+                            stats.records += len(item)
                             continue
                         assert isinstance(item, BadRecord)
                         stats.bad_records += 1
@@ -479,6 +484,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             stats.bad_files += 1
             print(f"\nctrules run: {name}: read failed: {exc.strerror or exc}", file=sys.stderr)
         finally:
+            # What the file left alive (its alerts, the stateful state) holds no cycles
+            # either: kept out of the collector's sight, or re-enabling it would walk them all.
+            gc.freeze()
             gc.enable()
         if sink is not None and batch:
             report = sink.deliver(batch)

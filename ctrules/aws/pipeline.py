@@ -21,12 +21,13 @@ from typing import Any, Protocol, cast
 from ..alerts import Alert
 from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
-from ..sources.lazy import AnyOf, Unmatched, supports
-from ..sources.logfile import BadRecord, Record
+from ..sources.lazy import Staged, Unmatched, supports
+from ..sources.logfile import BadRecord, Deferred, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
 from ..stateful.engine import StatefulEngine
 from ..stateful.pending import Pending
+from ..stateful.reads import stateful_paths
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -70,10 +71,11 @@ class Pipeline:
         self.key_suffixes = tuple(key_suffixes)
         self.chunk_alerts = chunk_alerts
         self.stateful = stateful  # stateful rules: decided per batch, in `Batch.finish`
-        # What the lazy reader must decode whole: records either rule set may match.
+        # What the lazy reader must decode: records either rule set may match, in part
+        # (`Deferred`) those only the stateful selection may match.
         self.matcher: Any = ruleset
         if stateful is not None and stateful.active and supports(ruleset):
-            self.matcher = AnyOf(cast(Any, ruleset), stateful.selector)
+            self.matcher = Staged(cast(Any, ruleset), stateful.selector, stateful_paths(stateful))
         # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
         # but deliver one chunk at a time.
         self._deliver_lock = threading.Lock()
@@ -127,9 +129,12 @@ class Batch:
                 if type(unit) is dict:
                     records += 1
                     self.record(item, unit)
+                elif type(unit) is Deferred:
+                    records += 1
+                    self.selected(item, unit)
                 elif isinstance(unit, Unmatched):  # no rule can match these: counted only
-                    records += len(unit.records)
-                    self.unmatched(unit.records)
+                    records += len(unit)
+                    self.unmatched(unit)
                 else:
                     assert isinstance(unit, BadRecord)
                     self.bad(unit, item)
@@ -170,15 +175,7 @@ class Batch:
             if any(alert.ignored for alert in alerts):
                 self.counters.add("IgnoredAccessDenied")
         if self.p.stateful is not None:
-            observations = self.p.stateful.observe(record)
-            if observations:
-                if self._observed is None:
-                    self._observed = self.p.stateful.pending()
-                for ob in observations:
-                    self._observed.add(ob, item)
-                if len(self._observed) >= STATE_CHUNK:  # decided as often as alerts are sent
-                    decide_stateful(self, self._observed)
-                    self._observed = None
+            self._observe(item, record)
         for alert in alerts:
             if alert.ignored:
                 self.counters.ignored(alert.rule, alert.ignored_by)
@@ -189,11 +186,32 @@ class Batch:
         if len(self._alerts) >= self.p.chunk_alerts:
             self.flush()
 
-    def unmatched(self, records: list[Record]) -> None:
+    def selected(self, item: str, record: Deferred) -> None:
+        """A record only the stateful rules' selection may match (no alert of a per-event rule:
+        what `record` would count of it is its errorCode)."""
+        self.counters.add("Records")
+        if str(record.record.get("errorCode") or "").startswith("AccessDenied"):
+            self.counters.add("AccessDenied")
+        if self.p.stateful is not None:
+            self._observe(item, record)
+
+    def _observe(self, item: str, record: Record | Deferred) -> None:
+        assert self.p.stateful is not None
+        observations = self.p.stateful.observe(record)
+        if observations:
+            if self._observed is None:
+                self._observed = self.p.stateful.pending()
+            for ob in observations:
+                self._observed.add(ob, item)
+            if len(self._observed) >= STATE_CHUNK:  # decided as often as alerts are sent
+                decide_stateful(self, self._observed)
+                self._observed = None
+
+    def unmatched(self, records: Unmatched) -> None:
         """Count records no rule can match (what `record` would count of them: they have no
         alert, so none is ignored either; their errorCode was decoded)."""
         self.counters.add("Records", len(records))
-        denied = sum(1 for code in [r.get("errorCode") for r in records]
+        denied = sum(1 for code in records.error_codes()
                      if code and str(code).startswith("AccessDenied"))
         if denied:
             self.counters.add("AccessDenied", denied)

@@ -24,9 +24,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 _MEMBER_HEAD = GZIP_MAGIC + b"\x08"  # magic + "deflate", how every gzip member starts
 
 
-def gunzip(data: bytes, limit: int) -> bytes | None:
+def gunzip(data: bytes, limit: int) -> bytes | bytearray | None:
     """The decompressed bytes of a single-member gzip file of at most `limit` bytes, or None
-    when the file is anything else (the caller then streams it)."""
+    when the file is anything else (the caller then streams it). libdeflate's bytearray is
+    handed back as it is: copying it into `bytes` cost half as much as inflating."""
     if len(data) < 18 or not data.startswith(_MEMBER_HEAD):
         return None
     # Another member may follow the first (`cat a.gz b.gz`, or a member hidden between two
@@ -38,9 +39,10 @@ def gunzip(data: bytes, limit: int) -> bytes | None:
     declared = int.from_bytes(data[-4:], "little")  # ISIZE: the size mod 2**32
     if declared > limit:
         return None
+    out: bytes | bytearray
     if _deflate is not None and not suspect:
         try:
-            out = bytes(_deflate.gzip_decompress(data))
+            out = _deflate.gzip_decompress(data)
         except Exception:  # deflate.DeflateError: damaged; the stream reader says how
             return None
         crc = _deflate.crc32(out)

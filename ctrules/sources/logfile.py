@@ -31,6 +31,36 @@ class BadRecord:
 Record = dict[str, Any]
 
 
+class Deferred:
+    """A record that only the stateful rules' selection may match (no per-event rule can), as
+    the lazy reader hands it back: `record` holds the fields the stateful rules read
+    (`stateful.reads`), `raw` its bytes, decoded in full by `whole()` only for the few records
+    an alert shows. Selecting and observing `record` gives what the whole record gives."""
+
+    __slots__ = ("record", "raw")
+
+    def __init__(self, record: Record, raw: bytes):
+        self.record = record
+        self.raw = raw
+
+    def whole(self) -> Record:
+        """The record decoded in full, as the lazy reader decodes a candidate (it only defers
+        records on which that cannot fail: `lazy.deferrable`)."""
+        import json
+
+        import msgspec
+
+        try:
+            value = msgspec.json.decode(self.raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            value = json.loads(self.raw.decode("utf-8"))  # e.g. 1e999 is inf for it
+        assert type(value) is dict
+        return value
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.record!r})"
+
+
 def iter_records(data: bytes, source: str) -> Iterator[Record | BadRecord]:
     """Yield each record of a log file, or a BadRecord where one could not be decoded."""
     from .stream import iter_stream  # stream builds on this module's types

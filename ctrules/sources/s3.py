@@ -13,7 +13,7 @@ from typing import Any
 
 from .envelopes import S3Object
 from .lazy import Unmatched, iter_candidates, supports
-from .logfile import BadRecord, Record
+from .logfile import BadRecord, Deferred, Record
 from .stream import iter_stream
 
 READ_CHUNK = 1 << 20
@@ -53,7 +53,7 @@ def open_object(client: Any, obj: S3Object) -> Any:
 
 
 def iter_object(client: Any, obj: S3Object,
-                ruleset: Any = None) -> Iterator[Record | BadRecord | Unmatched]:
+                ruleset: Any = None) -> Iterator[Record | BadRecord | Deferred | Unmatched]:
     """Yield the records of one log file. Raises ObjectMissing / ObjectUnreadable before the
     first record if the object cannot be opened, ObjectUnreadable if the stream breaks.
     Given the rule set that will evaluate them, only the records some rule may match come

@@ -36,6 +36,7 @@ import orjson
 from .. import nodes as n
 from ..alerts import Alert, json_line
 from ..compiler import Pred, compile_expr
+from ..sources.logfile import Deferred
 from ..values import MISSING, expand, make_walker
 from .pending import (
     SAMPLE_EVENTS,
@@ -75,7 +76,25 @@ VALUE_CHARS = 256
 def event_time(record: Mapping[str, Any]) -> int | None:
     """`eventTime` as epoch seconds, or None when it is missing or not an ISO-8601 time."""
     raw = record.get("eventTime")
-    if not isinstance(raw, str) or len(raw) > 40:
+    if type(raw) is str:
+        # Events come in bursts within the same second: each text is parsed once.
+        try:
+            return _times[raw]
+        except KeyError:
+            pass
+        if len(_times) >= _TIMES_HELD:
+            _times.clear()
+        _times[raw] = parsed = _parse_time(raw)
+        return parsed
+    return _parse_time(raw) if isinstance(raw, str) else None
+
+
+_times: dict[str, int | None] = {}
+_TIMES_HELD = 1 << 16
+
+
+def _parse_time(raw: str) -> int | None:
+    if len(raw) > 40:
         return None
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -131,7 +150,8 @@ class Observation:
     event_id: str
     values: tuple[str, ...]  # distinct: the values of P; first_seen: the value (or ())
     steps: tuple[int, ...]  # sequence: the steps this event satisfies
-    event: Mapping[str, Any] = field(compare=False, repr=False)
+    event: Mapping[str, Any] | Deferred = field(compare=False, repr=False)
+    """The record, or (read lazily) the `Deferred` record decoded whole if an alert shows it."""
 
 
 @dataclass
@@ -190,9 +210,15 @@ class StatefulEngine:
     # ---- selecting ---------------------------------------------------------------------------
 
     def observe(self, event: Any) -> list[Observation]:
-        """The stateful rules whose `when` holds for `event` (ignored events do not count)."""
+        """The stateful rules whose `when` holds for `event` (ignored events do not count).
+        `event` may be a `Deferred` record: selected and observed on the fields it holds, which
+        are all the rules read (`stateful.reads`); its observations keep it, and an alert
+        decodes it whole."""
         if not self.specs:
             return []
+        held: Any = None
+        if type(event) is Deferred:
+            held, event = event, event.record
         names = self._select.matching(event)
         if not names:
             return []
@@ -202,7 +228,13 @@ class StatefulEngine:
         if t is None:
             self.stats.no_time += len(names)
             return []
+        raw_id = record.get("eventID")
+        if held is not None and not (isinstance(raw_id, str) and raw_id):
+            # No usable eventID: the id is made from the whole record's bytes.
+            record = held.whole()
+            held = None
         eid = event_id(record)
+        shown = record if held is None else held
         out = []
         for name in names:
             spec = self.specs[name]
@@ -223,7 +255,7 @@ class StatefulEngine:
             key = tuple([_key_part(k(record)) for k in spec.keys])
             if spec.kind == "first_seen":
                 values = (_key_part(reached),) if spec.value is not None else ()
-            out.append(Observation(name, key, t, eid, values, steps, record))
+            out.append(Observation(name, key, t, eid, values, steps, shown))
         return out
 
     # ---- deciding ----------------------------------------------------------------------------
@@ -455,7 +487,8 @@ class StatefulEngine:
         info["sample"] = [order[1] for order in sample[-SAMPLE_EVENTS:]]
         if shown.owner is not None:
             pending.shown[(spec.name, shown.order[1])] = shown.owner
-        trigger = dict(shown.event)
+        event = shown.event
+        trigger = event.whole() if isinstance(event, Deferred) else dict(event)
         return Alert(
             rule=spec.name,
             severity=spec.decl.severity,

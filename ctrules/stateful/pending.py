@@ -24,12 +24,16 @@ from bisect import bisect_right, insort
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..sources.logfile import Deferred
+
 if TYPE_CHECKING:
     from .engine import Observation, _Spec
 
 SAMPLE_EVENTS = 5
 """Events an alert names (the latest ones of the window); the rest are counted."""
 
+Event = Mapping[str, Any] | Deferred
+"""A record, or a lazily read one (what `Observation.event` holds)."""
 Order = tuple[int, str, int]
 """Where an observation sorts: (event time, eventID, arrival)."""
 
@@ -39,7 +43,7 @@ class Shown:
 
     __slots__ = ("order", "event", "owner")
 
-    def __init__(self, order: Order, event: Mapping[str, Any], owner: str | None):
+    def __init__(self, order: Order, event: Event, owner: str | None):
         self.order = order
         self.event = event
         self.owner = owner
@@ -53,10 +57,10 @@ class _Latest:
     def __init__(self) -> None:
         self.count = 0
         self.sample: list[Order] = []  # ascending
-        self.event: Mapping[str, Any] = {}
+        self.event: Event = {}
         self.owner: str | None = None
 
-    def keep(self, order: Order, event: Mapping[str, Any], owner: str | None) -> None:
+    def keep(self, order: Order, event: Event, owner: str | None) -> None:
         self.count += 1
         sample = self.sample
         if len(sample) < SAMPLE_EVENTS:
@@ -97,7 +101,7 @@ class Episodes:
         self.lasts: list[int] = []
         self.firsts: list[Shown] = []
 
-    def add(self, order: Order, event: Mapping[str, Any], owner: str | None,
+    def add(self, order: Order, event: Event, owner: str | None,
             lookback: int) -> None:
         self.count += 1
         t = order[0]
