@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 import operator
 import re
 import sys
@@ -44,7 +43,7 @@ from typing import Any, Protocol, TypedDict
 import msgspec
 
 from .inflate import gunzip
-from .logfile import GZIP_MAGIC, BadRecord, Deferred, Record
+from .logfile import GZIP_MAGIC, BadRecord, Deferred, Record, decode_whole
 from .stream import MAX_BAD_RECORDS, MAX_DEPTH, MAX_RECORD_CHARS, iter_stream
 
 MAX_COMPRESSED_BYTES = 8 << 20
@@ -264,7 +263,6 @@ class _Document(msgspec.Struct):
 
 
 _document = msgspec.json.Decoder(_Document)
-_full = msgspec.json.Decoder()
 _Tree = dict[str, "_Tree | None"]  # key -> the keys read below it, or None: all of it
 
 
@@ -562,12 +560,9 @@ def _decode(data: bytes, plan: Plan, source: str, ordered: bool
             except _DECODE_ERRORS:
                 pass  # a field of another shape: decoded in full
         try:
-            value = _full.decode(item)
-        except _DECODE_ERRORS:
-            try:  # what the streaming reader would do (e.g. 1e999 is inf for it)
-                value = json.loads(bytes(item).decode("utf-8"))
-            except (ValueError, RecursionError):
-                return None
+            value = decode_whole(item)
+        except (ValueError, RecursionError):
+            return None
         if type(value) is dict:
             append(value)
         else:

@@ -12,9 +12,12 @@ corrupt record costs that record only, and bounds its work on hostile input.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -44,21 +47,27 @@ class Deferred:
         self.raw = raw
 
     def whole(self) -> Record:
-        """The record decoded in full, as the lazy reader decodes a candidate (it only defers
-        records on which that cannot fail: `lazy.deferrable`)."""
-        import json
-
-        import msgspec
-
-        try:
-            value = msgspec.json.decode(self.raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            value = json.loads(self.raw.decode("utf-8"))  # e.g. 1e999 is inf for it
+        """The record decoded in full, as the lazy reader decodes a candidate (it defers only
+        records on which that cannot fail)."""
+        value = decode_whole(self.raw)
         assert type(value) is dict
         return value
 
     def __repr__(self) -> str:
         return f"Deferred({self.record!r})"
+
+
+_decode_json = msgspec.json.Decoder().decode
+
+
+def decode_whole(raw: bytes | memoryview | Any) -> Any:
+    """One raw JSON value decoded in full as the streaming reader reads it: msgspec, and where
+    msgspec refuses what the stdlib reader takes (e.g. 1e999, inf for it), `json`. Raises
+    ValueError or RecursionError when neither can."""
+    try:
+        return _decode_json(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return json.loads(bytes(raw).decode("utf-8"))
 
 
 def iter_records(data: bytes, source: str) -> Iterator[Record | BadRecord]:
