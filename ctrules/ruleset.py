@@ -351,17 +351,6 @@ class RuleSet:
             return False
         return None if type(found) is Indexed and not found.residual_only else True
 
-    @staticmethod
-    def dispatch_keys(records: Sequence[dict[str, Any]]) -> list[Any]:
-        """A key per record such that records with equal keys have the same `dispatch_verdict`
-        (what `_lookup` reads; equal values of other types, 1 and True, both miss the dispatch
-        cache the same way), or None for a record to be asked alone (`userIdentity` is there
-        but not an object: `_lookup` reads more of it)."""
-        return [(r.get("eventSource", MISSING), r.get("eventName", MISSING),
-                 r.get("errorCode", MISSING), u.get("type", MISSING) if u is not None else MISSING)
-                if type(u := r.get("userIdentity")) is dict or u is None else None
-                for r in records]
-
     def _lookup(self, record: dict[str, Any]) -> Candidates | Indexed:
         """The dispatch stages (`evaluate` reads their answers through its flat table). Most
         events stop at the first level (no rule can match their eventSource/eventName); the

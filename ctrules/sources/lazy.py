@@ -188,10 +188,6 @@ class AnyOf:
         found = [m.dispatch_verdict(record) for m in self.matchers]  # type: ignore[attr-defined]
         return True if True in found else None if None in found else False
 
-    def dispatch_keys(self, records: Sequence[dict[str, Any]]) -> list[Any]:
-        # Every rule set dispatches on the same fields (RuleSet.dispatch_keys).
-        return self.matchers[0].dispatch_keys(records)  # type: ignore[attr-defined, no-any-return]
-
 
 DEFER: Any = "defer"
 """A verdict: only the stateful selection may match the record (`Staged`)."""
