@@ -427,7 +427,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stateful = _stateful_run(ruleset)
     # The stateful rules' selection takes part in the lazy reader's choice: a record only it
     # may match comes decoded in part (`Deferred`), whole only if an alert shows it.
-    matcher = ruleset if stateful is None else stateful.matcher(ruleset)
+    matcher = ruleset if stateful is None else stateful.engine.reader_matcher(ruleset)
     for done, name in enumerate(logs, 1):
         if name != "-" and is_digest_key(name.replace(os.sep, "/")):
             stats.skipped += 1

@@ -21,13 +21,12 @@ from typing import Any, Protocol, cast
 from ..alerts import Alert
 from ..delivery.base import DeliveryFailure, DeliveryReport, Sink
 from ..sources.envelopes import DEFAULT_SUFFIXES, S3Object, Skipped, Work, is_log_key
-from ..sources.lazy import Staged, Unmatched, supports
+from ..sources.lazy import Unmatched, supports
 from ..sources.logfile import BadRecord, Deferred, Record
 from ..sources.s3 import ObjectMissing, ObjectUnreadable, iter_object
 from ..sources.stream import MAX_DEPTH, depth_ok, mend_surrogates
 from ..stateful.engine import StatefulEngine
 from ..stateful.pending import Pending
-from ..stateful.reads import stateful_paths
 from .dedup import DedupTable
 from .logs import log
 from .metrics import Counters
@@ -75,7 +74,7 @@ class Pipeline:
         # (`Deferred`) those only the stateful selection may match.
         self.matcher: Any = ruleset
         if stateful is not None and stateful.active and supports(ruleset):
-            self.matcher = Staged(cast(Any, ruleset), stateful.selector, stateful_paths(stateful))
+            self.matcher = stateful.reader_matcher(cast(Any, ruleset))
         # Sinks need not be thread-safe (grouping, rate limits); workers evaluate in parallel
         # but deliver one chunk at a time.
         self._deliver_lock = threading.Lock()

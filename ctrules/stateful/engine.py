@@ -54,6 +54,7 @@ from .store import StateStore
 
 if TYPE_CHECKING:
     from ..ruleset import RuleSet
+    from ..sources.lazy import Staged
 
 log = logging.getLogger("ctrules.stateful")
 
@@ -206,6 +207,14 @@ class StatefulEngine:
     def selector(self) -> RuleSet:
         """The stateful rules' `when`s: what a lazy reader must decode whole."""
         return self._select
+
+    def reader_matcher(self, ruleset: RuleSet) -> Staged:
+        """What the lazy reader decodes for `ruleset` (the per-event rules) and these rules: a
+        record only the stateful selection may match comes in part (`Deferred`)."""
+        from ..sources.lazy import Staged
+        from .reads import stateful_paths
+
+        return Staged(ruleset, self._select, stateful_paths(self))
 
     # ---- selecting ---------------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ import sys
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Any
 
-from ..sources.lazy import Staged
 from .engine import StatefulEngine
-from .reads import stateful_paths
 from .store import MemoryStore
 
 if TYPE_CHECKING:
@@ -26,11 +24,6 @@ class StatefulRun:
         self.pending = self.engine.pending()
         self.delivery_failures = 0
         self._observe = self.engine.observe
-
-    def matcher(self, ruleset: RuleSet) -> Staged:
-        """What the lazy reader decodes for `ruleset` and these rules: records only the
-        stateful selection may match come in part (`Deferred`)."""
-        return Staged(ruleset, self.engine.selector, stateful_paths(self.engine))
 
     def collect(self, record: Any) -> None:
         observations = self._observe(record)
