@@ -83,6 +83,11 @@ class Pipeline:
         return Batch(self, counters)
 
 
+
+def _access_denied(code: Any) -> bool:
+    """Whether an errorCode counts toward the AccessDenied metric."""
+    return str(code or "").startswith("AccessDenied")
+
 class Batch:
     def __init__(self, pipeline: Pipeline, counters: Counters):
         self.p = pipeline
@@ -168,7 +173,7 @@ class Batch:
         except Exception as exc:  # evaluate never raises by contract; if it does, say so loudly
             self.fail(item, f"rule evaluation raised {type(exc).__name__}: {exc}")
             return
-        if str(record.get("errorCode") or "").startswith("AccessDenied"):
+        if _access_denied(record.get("errorCode")):
             # The fivexl module's AccessDenied metrics (metrics.ACCESS_DENIED_NAMESPACE).
             self.counters.add("AccessDenied")
             if any(alert.ignored for alert in alerts):
@@ -189,7 +194,7 @@ class Batch:
         """A record only the stateful rules' selection may match (no alert of a per-event rule:
         what `record` would count of it is its errorCode)."""
         self.counters.add("Records")
-        if str(record.record.get("errorCode") or "").startswith("AccessDenied"):
+        if _access_denied(record.record.get("errorCode")):
             self.counters.add("AccessDenied")
         if self.p.stateful is not None:
             self._observe(item, record)
@@ -210,8 +215,7 @@ class Batch:
         """Count records no rule can match (what `record` would count of them: they have no
         alert, so none is ignored either; their errorCode was decoded)."""
         self.counters.add("Records", len(records))
-        denied = sum(1 for code in records.error_codes()
-                     if code and str(code).startswith("AccessDenied"))
+        denied = sum(map(_access_denied, records.error_codes()))
         if denied:
             self.counters.add("AccessDenied", denied)
 
