@@ -83,10 +83,10 @@ class Pipeline:
         return Batch(self, counters)
 
 
-
 def _access_denied(code: Any) -> bool:
     """Whether an errorCode counts toward the AccessDenied metric."""
     return str(code or "").startswith("AccessDenied")
+
 
 class Batch:
     def __init__(self, pipeline: Pipeline, counters: Counters):
